@@ -1,0 +1,9 @@
+//! vigil-core: the fraud-detection domain with no I/O and no actors.
+//!
+//! Everything here is pure and deterministic so it can be tested and
+//! benchmarked without a runtime.
+
+pub mod synth;
+pub mod transaction;
+
+pub use transaction::{Channel, Label, Transaction};
