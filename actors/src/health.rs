@@ -1,0 +1,325 @@
+//! The health registry: what every supervised actor reports about itself.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use prometheus::{IntCounter, IntGauge};
+use serde::Serialize;
+
+use crate::metrics::Metrics;
+use crate::store::Store;
+
+/// Lifecycle of a supervised actor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActorState {
+    /// Building its worker for the first time.
+    Starting,
+    /// Handling messages.
+    Running,
+    /// Waiting out a backoff before rebuilding its worker.
+    Restarting,
+    /// Restarted too often within the restart window; still retrying, but
+    /// reported unhealthy instead of limping on silently.
+    Failed,
+}
+
+/// How many restarts make an actor `Failed`.
+#[derive(Debug, Clone, Copy)]
+pub struct RestartBudget {
+    pub max_restarts: usize,
+    pub window: Duration,
+}
+
+/// A point-in-time view of one actor, as served by `GET /health/actors`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ActorSnapshot {
+    pub name: &'static str,
+    pub state: ActorState,
+    pub restarts: u64,
+    pub restarts_in_window: usize,
+    pub last_error: Option<String>,
+    pub last_error_at: Option<DateTime<Utc>>,
+    pub processed: u64,
+    pub failed_messages: u64,
+    pub mailbox_depth: i64,
+    pub last_activity: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug)]
+struct Status {
+    state: ActorState,
+    last_error: Option<(String, DateTime<Utc>)>,
+    last_activity: Option<DateTime<Utc>>,
+    recent_restarts: VecDeque<Instant>,
+}
+
+/// The live health record of one actor, shared between the actor, the
+/// senders that count its mailbox, and the HTTP API.
+#[derive(Debug)]
+pub struct ActorHealth {
+    name: &'static str,
+    budget: RestartBudget,
+    status: Mutex<Status>,
+    restarts: AtomicU64,
+    processed: AtomicU64,
+    failed_messages: AtomicU64,
+    restart_counter: IntCounter,
+    mailbox_depth: IntGauge,
+}
+
+impl ActorHealth {
+    fn new(name: &'static str, budget: RestartBudget, metrics: &Metrics) -> Self {
+        ActorHealth {
+            name,
+            budget,
+            status: Mutex::new(Status {
+                state: ActorState::Starting,
+                last_error: None,
+                last_activity: None,
+                recent_restarts: VecDeque::new(),
+            }),
+            restarts: AtomicU64::new(0),
+            processed: AtomicU64::new(0),
+            failed_messages: AtomicU64::new(0),
+            restart_counter: metrics.actor_restarts.with_label_values(&[name]),
+            mailbox_depth: metrics.actor_mailbox_depth.with_label_values(&[name]),
+        }
+    }
+
+    /// The actor's name, as used in logs, metrics and the API.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn status(&self) -> MutexGuard<'_, Status> {
+        // A poisoned lock only means a panic happened while it was held; the
+        // counters inside are still meaningful.
+        self.status.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A sender put a message into the mailbox.
+    pub fn enqueued(&self) {
+        self.mailbox_depth.inc();
+    }
+
+    /// The actor took a message out of its mailbox.
+    pub fn dequeued(&self) {
+        self.mailbox_depth.dec();
+    }
+
+    /// The worker is built and ready for messages.
+    pub fn running(&self) {
+        let mut status = self.status();
+        status.state = self.state_after_success(&mut status.recent_restarts);
+    }
+
+    /// A message was handled successfully.
+    pub fn processed(&self) {
+        self.processed.fetch_add(1, Ordering::Relaxed);
+        let mut status = self.status();
+        status.last_activity = Some(Utc::now());
+        status.state = self.state_after_success(&mut status.recent_restarts);
+    }
+
+    /// A message could not be handled even after its retry.
+    pub fn message_failed(&self) {
+        self.failed_messages.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The worker failed and is about to be rebuilt.
+    pub fn restarting(&self, error: &str) {
+        self.restarts.fetch_add(1, Ordering::Relaxed);
+        self.restart_counter.inc();
+        let now = Instant::now();
+        let mut status = self.status();
+        status.recent_restarts.push_back(now);
+        prune(&mut status.recent_restarts, self.budget.window);
+        status.last_error = Some((error.to_owned(), Utc::now()));
+        status.last_activity = Some(Utc::now());
+        status.state = if status.recent_restarts.len() >= self.budget.max_restarts {
+            ActorState::Failed
+        } else {
+            ActorState::Restarting
+        };
+    }
+
+    fn state_after_success(&self, recent: &mut VecDeque<Instant>) -> ActorState {
+        prune(recent, self.budget.window);
+        if recent.len() >= self.budget.max_restarts {
+            ActorState::Failed
+        } else {
+            ActorState::Running
+        }
+    }
+
+    /// The current view of this actor.
+    pub fn snapshot(&self) -> ActorSnapshot {
+        let mut status = self.status();
+        prune(&mut status.recent_restarts, self.budget.window);
+        let state = match status.state {
+            ActorState::Failed if status.recent_restarts.len() < self.budget.max_restarts => {
+                ActorState::Restarting
+            }
+            state => state,
+        };
+        ActorSnapshot {
+            name: self.name,
+            state,
+            restarts: self.restarts.load(Ordering::Relaxed),
+            restarts_in_window: status.recent_restarts.len(),
+            last_error: status.last_error.as_ref().map(|(e, _)| e.clone()),
+            last_error_at: status.last_error.as_ref().map(|(_, at)| *at),
+            processed: self.processed.load(Ordering::Relaxed),
+            failed_messages: self.failed_messages.load(Ordering::Relaxed),
+            mailbox_depth: self.mailbox_depth.get(),
+            last_activity: status.last_activity,
+        }
+    }
+}
+
+fn prune(recent: &mut VecDeque<Instant>, window: Duration) {
+    while recent.front().is_some_and(|t| t.elapsed() > window) {
+        recent.pop_front();
+    }
+}
+
+/// Every actor's health record, in registration order.
+#[derive(Debug)]
+pub struct HealthRegistry {
+    budget: RestartBudget,
+    metrics: Arc<Metrics>,
+    actors: RwLock<Vec<Arc<ActorHealth>>>,
+}
+
+impl HealthRegistry {
+    /// An empty registry whose actors fail after `budget` restarts.
+    pub fn new(budget: RestartBudget, metrics: Arc<Metrics>) -> Self {
+        HealthRegistry {
+            budget,
+            metrics,
+            actors: RwLock::new(Vec::new()),
+        }
+    }
+
+    /// Adds an actor (or returns the existing record of that name).
+    pub fn register(&self, name: &'static str) -> Arc<ActorHealth> {
+        let mut actors = self.actors.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(existing) = actors.iter().find(|a| a.name == name) {
+            return existing.clone();
+        }
+        let health = Arc::new(ActorHealth::new(name, self.budget, &self.metrics));
+        actors.push(health.clone());
+        health
+    }
+
+    /// Snapshots of every actor.
+    pub fn snapshot(&self) -> Vec<ActorSnapshot> {
+        let actors = self.actors.read().unwrap_or_else(|e| e.into_inner());
+        actors.iter().map(|a| a.snapshot()).collect()
+    }
+}
+
+/// The overall health, as served by `GET /health`.
+#[derive(Debug, Clone, Serialize)]
+pub struct HealthReport {
+    pub healthy: bool,
+    /// Why it is not healthy; empty when healthy.
+    pub reasons: Vec<String>,
+    /// `ok` or `unavailable`.
+    pub store: &'static str,
+    pub actors: Vec<ActorSnapshot>,
+}
+
+/// Checks the store and every actor.
+pub async fn report(store: &Store, registry: &HealthRegistry) -> HealthReport {
+    let mut reasons = Vec::new();
+    let store = match tokio::time::timeout(Duration::from_secs(2), store.ping()).await {
+        Ok(Ok(())) => "ok",
+        Ok(Err(e)) => {
+            reasons.push(format!("store unavailable: {e}"));
+            "unavailable"
+        }
+        Err(_) => {
+            reasons.push("store did not answer within 2 s".to_owned());
+            "unavailable"
+        }
+    };
+    let actors = registry.snapshot();
+    for actor in actors.iter().filter(|a| a.state == ActorState::Failed) {
+        reasons.push(format!(
+            "actor {} failed: {} restarts within the window, last error: {}",
+            actor.name,
+            actor.restarts_in_window,
+            actor.last_error.as_deref().unwrap_or("none")
+        ));
+    }
+    HealthReport {
+        healthy: reasons.is_empty(),
+        reasons,
+        store,
+        actors,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn registry(max_restarts: usize) -> HealthRegistry {
+        let budget = RestartBudget {
+            max_restarts,
+            window: Duration::from_secs(60),
+        };
+        HealthRegistry::new(budget, Arc::new(Metrics::new()))
+    }
+
+    #[test]
+    fn restarts_beyond_the_budget_mark_the_actor_failed() {
+        let registry = registry(3);
+        let health = registry.register("raw_store");
+        health.running();
+        health.restarting("boom");
+        health.restarting("boom");
+        assert_eq!(health.snapshot().state, ActorState::Restarting);
+        health.restarting("boom");
+        let snap = health.snapshot();
+        assert_eq!(snap.state, ActorState::Failed);
+        assert_eq!(snap.restarts, 3);
+        assert_eq!(snap.last_error.as_deref(), Some("boom"));
+        // Success does not clear a failure while the restarts are recent.
+        health.processed();
+        assert_eq!(health.snapshot().state, ActorState::Failed);
+    }
+
+    #[test]
+    fn restarts_age_out_of_the_window() {
+        let budget = RestartBudget {
+            max_restarts: 1,
+            window: Duration::from_millis(20),
+        };
+        let registry = HealthRegistry::new(budget, Arc::new(Metrics::new()));
+        let health = registry.register("scorer");
+        health.restarting("boom");
+        assert_eq!(health.snapshot().state, ActorState::Failed);
+        std::thread::sleep(Duration::from_millis(30));
+        assert_eq!(health.snapshot().state, ActorState::Restarting);
+        health.processed();
+        assert_eq!(health.snapshot().state, ActorState::Running);
+    }
+
+    #[test]
+    fn mailbox_depth_follows_enqueue_and_dequeue() {
+        let registry = registry(3);
+        let health = registry.register("alerter");
+        health.enqueued();
+        health.enqueued();
+        health.dequeued();
+        assert_eq!(health.snapshot().mailbox_depth, 1);
+        assert_eq!(registry.register("alerter").snapshot().mailbox_depth, 1);
+        assert_eq!(registry.snapshot().len(), 1);
+    }
+}

@@ -1,0 +1,52 @@
+//! Actors whose work arrives with later features of Vigil. They are
+//! supervised and reported from the start so that the runtime's shape,
+//! health API and metrics do not change when their work lands; until then
+//! they answer only the liveness probe.
+
+use std::sync::Arc;
+
+use crate::supervisor::{Factory, Worker};
+
+macro_rules! idle_actor {
+    ($(#[$doc:meta])* $name:ident, $actor:literal) => {
+        $(#[$doc])*
+        pub struct $name;
+
+        impl Worker for $name {
+            const NAME: &'static str = $actor;
+        }
+
+        impl $name {
+            /// A factory for the supervisor.
+            pub fn factory() -> Factory<$name> {
+                Arc::new(|| Box::pin(async { Ok($name) }))
+            }
+        }
+    };
+}
+
+idle_actor!(
+    /// Turns transactions into behavioural feature vectors.
+    FeatureEngine,
+    "feature_engine"
+);
+idle_actor!(
+    /// Scores feature vectors with the production model.
+    Scorer,
+    "scorer"
+);
+idle_actor!(
+    /// Records and forwards REVIEW / BLOCK decisions.
+    Alerter,
+    "alerter"
+);
+idle_actor!(
+    /// Trains, evaluates and promotes models on a schedule.
+    Retrainer,
+    "retrainer"
+);
+idle_actor!(
+    /// Compares recent features with a reference window on a schedule.
+    DriftChecker,
+    "drift_checker"
+);

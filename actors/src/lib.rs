@@ -1,0 +1,23 @@
+//! vigil-actors: Vigil's supervised actor runtime.
+//!
+//! Each actor is a [`supervisor::Worker`] hosted by a
+//! [`supervisor::Supervisor`] that restarts it after an error or a panic,
+//! retries the failing message once and dead-letters it after that. The
+//! [`runtime::Runtime`] spawns them all and wires them through the bus.
+
+pub mod bus;
+pub mod error;
+pub mod faults;
+pub mod health;
+pub mod idle;
+pub mod messages;
+pub mod metrics;
+pub mod producer;
+pub mod raw_store;
+pub mod runtime;
+pub mod store;
+pub mod supervisor;
+
+pub use error::{ActorError, Undelivered};
+pub use health::HealthReport;
+pub use runtime::{Runtime, RuntimeConfig};

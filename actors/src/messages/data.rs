@@ -1,0 +1,50 @@
+//! Data messages: what happened in the world.
+
+use actix::Message;
+use serde::Serialize;
+use vigil_core::{Label, Transaction};
+
+use crate::error::Undelivered;
+
+/// Where a transaction entered Vigil (kept in `raw_events.source`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventSource {
+    /// The synthetic producer.
+    Producer,
+    /// `POST /score` with a full transaction.
+    Api,
+    /// `vigil replay` of an external file.
+    Replay,
+    /// Consumed from Kafka.
+    Kafka,
+}
+
+impl EventSource {
+    /// The name stored in `raw_events.source`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventSource::Producer => "producer",
+            EventSource::Api => "api",
+            EventSource::Replay => "replay",
+            EventSource::Kafka => "kafka",
+        }
+    }
+}
+
+/// Transactions in event-time order, batched so that stores write them in
+/// one round trip. The reply is how many were new (not duplicates).
+#[derive(Debug, Clone, Serialize, Message)]
+#[rtype(result = "Result<u64, Undelivered>")]
+pub struct TransactionBatch {
+    pub source: EventSource,
+    pub transactions: Vec<Transaction>,
+}
+
+/// Labels (chargebacks, analyst verdicts) as they become known. The reply
+/// is how many were new.
+#[derive(Debug, Clone, Serialize, Message)]
+#[rtype(result = "Result<u64, Undelivered>")]
+pub struct LabelBatch {
+    pub labels: Vec<Label>,
+}

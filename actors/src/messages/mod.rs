@@ -1,0 +1,12 @@
+//! Typed messages between actors. Data are nouns (`TransactionBatch`,
+//! `LabelBatch`), commands are verbs (`Backfill`, `Tick`), plus the shared
+//! liveness probe `Healthz`.
+//!
+//! Every message's result is `Result<Reply, Undelivered>`: a sender learns
+//! whether its message was handled or dead-lettered.
+
+mod control;
+mod data;
+
+pub use control::{Backfill, BackfillReport, Healthz, Tick};
+pub use data::{EventSource, LabelBatch, TransactionBatch};

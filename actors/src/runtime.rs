@@ -1,0 +1,178 @@
+//! The runtime: opens the store, spawns every supervised actor, wires them
+//! through the bus, and drives the producer.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{TimeDelta, Utc};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::bus::{Bus, InProcessBus};
+use crate::error::Undelivered;
+use crate::faults::FaultInjector;
+use crate::health::{HealthRegistry, HealthReport, RestartBudget};
+use crate::idle::{Alerter, DriftChecker, FeatureEngine, Retrainer, Scorer};
+use crate::messages::{Backfill, BackfillReport, Healthz, Tick};
+use crate::metrics::Metrics;
+use crate::producer::{Producer, ProducerSettings};
+use crate::raw_store::RawStore;
+use crate::store::{Store, StoreError};
+use crate::supervisor::{Link, Supervision, SupervisionPolicy};
+
+/// Everything the runtime needs to start.
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    pub database_url: String,
+    pub producer: ProducerSettings,
+    /// Days of simulated history generated into an empty store.
+    pub backfill_days: u32,
+    /// How often the live producer wakes up.
+    pub tick: Duration,
+    pub supervision: SupervisionPolicy,
+    pub restart_budget: RestartBudget,
+}
+
+/// Why the runtime could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot read the store: {0}")]
+    Query(#[from] sea_orm::DbErr),
+}
+
+/// A running Vigil: its store, actors and their observability.
+pub struct Runtime {
+    pub store: Store,
+    pub metrics: Arc<Metrics>,
+    pub health: Arc<HealthRegistry>,
+    pub faults: FaultInjector,
+    pub bus: Bus,
+    probes: Vec<Link<Healthz>>,
+    backfill: Option<JoinHandle<Result<BackfillReport, Undelivered>>>,
+    ticker: Option<(watch::Sender<bool>, JoinHandle<()>)>,
+}
+
+impl Runtime {
+    /// Opens the store (running migrations), starts every actor, and
+    /// starts the producer: a backfill first if the store is empty.
+    /// Must be called inside an actix system.
+    pub async fn start(config: RuntimeConfig) -> Result<Runtime, RuntimeError> {
+        let store = Store::open(&config.database_url).await?;
+        let metrics = Arc::new(Metrics::new());
+        let health = Arc::new(HealthRegistry::new(config.restart_budget, metrics.clone()));
+        let faults = FaultInjector::default();
+        let supervision = Supervision {
+            policy: config.supervision,
+            registry: health.clone(),
+            faults: faults.clone(),
+            store: store.clone(),
+        };
+
+        let raw_store = supervision.spawn(RawStore::factory(store.clone(), metrics.clone()));
+        let mut in_process = InProcessBus::default();
+        in_process.subscribe_transactions(raw_store.link());
+        in_process.subscribe_labels(raw_store.link());
+        let bus = Bus::InProcess(in_process);
+
+        let mut probes = vec![raw_store.link()];
+        probes.push(supervision.spawn(FeatureEngine::factory()).link());
+        probes.push(supervision.spawn(Scorer::factory()).link());
+        probes.push(supervision.spawn(Alerter::factory()).link());
+        probes.push(supervision.spawn(Retrainer::factory()).link());
+        probes.push(supervision.spawn(DriftChecker::factory()).link());
+        let producer = supervision.spawn(Producer::factory(
+            config.producer.clone(),
+            bus.clone(),
+            metrics.clone(),
+        ));
+        probes.insert(0, producer.link());
+
+        let backfill = if config.backfill_days > 0 && !store.has_raw_events().await? {
+            let to = Utc::now();
+            let from = to - TimeDelta::days(i64::from(config.backfill_days));
+            let link = producer.link::<Backfill, _>();
+            Some(actix::spawn(async move {
+                link.send(Backfill { from, to }).await
+            }))
+        } else {
+            None
+        };
+        let ticker = (config.producer.rate > 0.0 || backfill.is_some())
+            .then(|| spawn_ticker(producer.link(), config.tick));
+
+        Ok(Runtime {
+            store,
+            metrics,
+            health,
+            faults,
+            bus,
+            probes,
+            backfill,
+            ticker,
+        })
+    }
+
+    /// Waits until every actor has built its worker and answers a probe.
+    pub async fn ready(&self) -> Result<(), Undelivered> {
+        for probe in &self.probes {
+            probe.send(Healthz).await?;
+        }
+        Ok(())
+    }
+
+    /// Waits for the start-up backfill, if one runs.
+    pub async fn backfill_finished(&mut self) -> Option<Result<BackfillReport, Undelivered>> {
+        let handle = self.backfill.take()?;
+        Some(handle.await.unwrap_or_else(|e| {
+            Err(Undelivered {
+                actor: "producer",
+                reason: format!("backfill task failed: {e}"),
+            })
+        }))
+    }
+
+    /// Stops live production and waits for the tick in progress, so that
+    /// every event produced so far has been handed to its consumers.
+    pub async fn stop_producer(&mut self) {
+        if let Some((stop, handle)) = self.ticker.take() {
+            let _ = stop.send(true);
+            let _ = handle.await;
+        }
+    }
+
+    /// Health of the store and of every actor.
+    pub async fn health_report(&self) -> HealthReport {
+        crate::health::report(&self.store, &self.health).await
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        if let Some((stop, _)) = &self.ticker {
+            let _ = stop.send(true);
+        }
+    }
+}
+
+/// Sends `Tick` to the producer every `period` until told to stop. Each
+/// tick is awaited, so a slow pipeline delays the next one (backpressure).
+fn spawn_ticker(producer: Link<Tick>, period: Duration) -> (watch::Sender<bool>, JoinHandle<()>) {
+    let (stop, mut stopped) = watch::channel(false);
+    let handle = actix::spawn(async move {
+        let mut interval = tokio::time::interval(period);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = stopped.changed() => break,
+                _ = interval.tick() => {
+                    if let Err(undelivered) = producer.send(Tick).await {
+                        tracing::error!(%undelivered, "producer tick failed");
+                    }
+                }
+            }
+        }
+    });
+    (stop, handle)
+}

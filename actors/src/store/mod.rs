@@ -1,0 +1,182 @@
+//! The store: sea-orm over SQLite (embedded) or PostgreSQL (distributed).
+//! Everything here runs on both backends.
+
+mod dead_letters;
+pub mod entity;
+mod labels;
+mod raw_events;
+
+use std::path::Path;
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx;
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, RuntimeErr,
+};
+
+pub use dead_letters::DeadLetter;
+
+/// Why the store could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot create data directory {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot connect to {url}: {source}")]
+    Connect { url: String, source: DbErr },
+    #[error("migrations failed: {0}")]
+    Migrate(DbErr),
+}
+
+/// A handle on the database, cheap to clone (it is a connection pool).
+#[derive(Debug, Clone)]
+pub struct Store {
+    db: DatabaseConnection,
+}
+
+/// The SQLite URL of `vigil.db` in `data_dir`.
+pub fn sqlite_url(data_dir: &Path) -> String {
+    format!("sqlite://{}?mode=rwc", data_dir.join("vigil.db").display())
+}
+
+impl Store {
+    /// Connects and runs every pending migration.
+    pub async fn open(url: &str) -> Result<Store, StoreError> {
+        let store = Store::connect(url).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Connects without migrating. For SQLite the file's directory is
+    /// created if missing.
+    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        if let Some(dir) = sqlite_dir(url) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::DataDir {
+                path: dir.display().to_string(),
+                source,
+            })?;
+        }
+        let mut options = ConnectOptions::new(url.to_owned());
+        options
+            .sqlx_logging(false)
+            .connect_timeout(Duration::from_secs(5))
+            .acquire_timeout(Duration::from_secs(10))
+            .max_connections(8)
+            // WAL lets readers (the API) run while the raw store writes;
+            // synchronous=NORMAL is durable across process crashes in WAL
+            // mode and avoids an fsync per commit; busy_timeout makes a
+            // writer wait for the lock instead of failing.
+            .map_sqlx_sqlite_opts(|opts| {
+                opts.journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+                    .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(10))
+            });
+        let db = Database::connect(options)
+            .await
+            .map_err(|source| StoreError::Connect {
+                url: redact(url),
+                source,
+            })?;
+        Ok(Store { db })
+    }
+
+    /// Runs the migrations that have not run yet.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        Migrator::up(&self.db, None)
+            .await
+            .map_err(StoreError::Migrate)
+    }
+
+    /// The underlying sea-orm connection.
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// `sqlite` or `postgres`.
+    pub fn backend_name(&self) -> &'static str {
+        match self.db.get_database_backend() {
+            DbBackend::Sqlite => "sqlite",
+            DbBackend::Postgres => "postgres",
+            _ => "other",
+        }
+    }
+
+    /// Checks that the database answers.
+    pub async fn ping(&self) -> Result<(), DbErr> {
+        self.db.execute_unprepared("SELECT 1").await.map(|_| ())
+    }
+}
+
+/// True when `err` means the database could not be reached (as opposed to
+/// a query it refused): such failures are worth retrying as they are.
+pub fn is_unavailable(err: &DbErr) -> bool {
+    match err {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            matches!(
+                e.as_ref(),
+                sqlx::Error::Io(_)
+                    | sqlx::Error::PoolTimedOut
+                    | sqlx::Error::PoolClosed
+                    | sqlx::Error::WorkerCrashed
+            )
+        }
+        _ => false,
+    }
+}
+
+fn sqlite_dir(url: &str) -> Option<&Path> {
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = path.split('?').next()?;
+    if path.is_empty() || path.starts_with(":memory:") {
+        return None;
+    }
+    Path::new(path)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+}
+
+/// The URL without its password, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_directory_is_found_in_the_url() {
+        assert_eq!(
+            sqlite_dir("sqlite://data/vigil.db?mode=rwc"),
+            Some(Path::new("data"))
+        );
+        assert_eq!(sqlite_dir("sqlite::memory:"), None);
+        assert_eq!(sqlite_dir("sqlite://vigil.db"), None);
+        assert_eq!(sqlite_dir("postgres://x@y/z"), None);
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact("postgres://bob:secret@db:5432/v"),
+            "postgres://bob:***@db:5432/v"
+        );
+        assert_eq!(redact("postgres://bob@db/v"), "postgres://bob@db/v");
+        assert_eq!(redact("sqlite://data/vigil.db"), "sqlite://data/vigil.db");
+    }
+}

@@ -1,0 +1,77 @@
+//! `raw_events`: the immutable audit log. This module only inserts; no code
+//! path in Vigil updates or deletes a raw event.
+
+use chrono::Utc;
+use sea_orm::{ActiveValue::Set, EntityTrait, PaginatorTrait, QuerySelect, TryInsertResult};
+use vigil_core::Transaction;
+
+use super::Store;
+use super::entity::raw_event;
+use sea_orm::DbErr;
+
+/// Rows per INSERT statement: below SQLite's and PostgreSQL's limits on
+/// bound parameters (14 columns × 1,000 rows).
+const CHUNK: usize = 1000;
+
+impl Store {
+    /// Inserts transactions, ignoring those already stored (idempotent on
+    /// `transaction_id`). Returns how many rows were new.
+    pub async fn insert_raw_events(
+        &self,
+        transactions: &[Transaction],
+        source: &str,
+    ) -> Result<u64, DbErr> {
+        let received_at = Utc::now();
+        let mut inserted = 0;
+        for chunk in transactions.chunks(CHUNK) {
+            let rows = chunk.iter().map(|t| active_model(t, source, received_at));
+            let result = raw_event::Entity::insert_many(rows)
+                .on_conflict_do_nothing()
+                .exec_without_returning(&self.db)
+                .await?;
+            if let TryInsertResult::Inserted(n) = result {
+                inserted += n;
+            }
+        }
+        Ok(inserted)
+    }
+
+    /// Number of stored raw events.
+    pub async fn count_raw_events(&self) -> Result<u64, DbErr> {
+        raw_event::Entity::find().count(&self.db).await
+    }
+
+    /// Whether any raw event is stored (cheaper than counting).
+    pub async fn has_raw_events(&self) -> Result<bool, DbErr> {
+        let first = raw_event::Entity::find()
+            .select_only()
+            .column(raw_event::Column::TransactionId)
+            .into_tuple::<uuid::Uuid>()
+            .one(&self.db)
+            .await?;
+        Ok(first.is_some())
+    }
+}
+
+fn active_model(
+    t: &Transaction,
+    source: &str,
+    received_at: chrono::DateTime<Utc>,
+) -> raw_event::ActiveModel {
+    raw_event::ActiveModel {
+        transaction_id: Set(t.transaction_id),
+        user_id: Set(t.user_id.clone()),
+        merchant_id: Set(t.merchant_id.clone()),
+        merchant_category: Set(t.merchant_category.clone()),
+        amount: Set(t.amount),
+        currency: Set(t.currency.clone()),
+        country: Set(t.country.clone()),
+        device_id: Set(t.device_id.clone()),
+        channel: Set(t.channel.map(|c| c.as_str().to_owned())),
+        event_time: Set(t.timestamp),
+        payload: Set(serde_json::to_value(t).expect("a transaction serializes to JSON")),
+        source: Set(source.to_owned()),
+        original_id: Set(None),
+        received_at: Set(received_at),
+    }
+}

@@ -1,0 +1,416 @@
+//! Supervision: every Vigil actor is a *worker* hosted by a `Supervisor`.
+//!
+//! actix's own `Supervisor` restarts an actor that stops but not one that
+//! panics (its mailbox just closes). Here the host catches both an error and
+//! a panic at the handler boundary, throws the worker away (its state may be
+//! half-updated), waits an exponential backoff, builds a fresh worker from
+//! its factory and retries the message once. A message that fails twice is
+//! written to `dead_letters` with the reason. Transient failures (the store
+//! is down) are retried until they pass: the message is not at fault, and
+//! holding it blocks the mailbox, which is the backpressure we want.
+//!
+//! The host keeps its actix mailbox across restarts, so senders holding a
+//! `Link` never notice a restart except as latency.
+
+use std::any::type_name;
+use std::cell::Cell;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use futures::FutureExt;
+use futures::future::LocalBoxFuture;
+use serde::Serialize;
+
+use crate::error::{ActorError, Undelivered};
+use crate::faults::{Fault, FaultInjector};
+use crate::health::{ActorHealth, HealthRegistry};
+use crate::messages::Healthz;
+use crate::store::{DeadLetter, Store};
+
+/// The state and logic of one actor, without the supervision around it.
+pub trait Worker: Unpin + 'static {
+    /// The actor's name in health reports, metrics and logs.
+    const NAME: &'static str;
+}
+
+/// A worker that handles messages of type `M`.
+pub trait Handles<M>: Worker {
+    /// What the sender gets back on success.
+    type Reply: 'static;
+    /// Handles one message. An error (or a panic) restarts the worker.
+    fn handle(&mut self, msg: &M) -> impl Future<Output = Result<Self::Reply, ActorError>>;
+}
+
+/// Every worker answers the liveness probe, through the same supervised
+/// path as its real messages (so faults can be injected into idle actors).
+impl<W: Worker> Handles<Healthz> for W {
+    type Reply = ();
+    async fn handle(&mut self, _: &Healthz) -> Result<(), ActorError> {
+        Ok(())
+    }
+}
+
+/// Builds a fresh worker: at start-up and after every failure.
+pub type Factory<W> = Arc<dyn Fn() -> LocalBoxFuture<'static, Result<W, ActorError>> + Send + Sync>;
+
+/// Backoff and mailbox settings shared by all supervised actors.
+#[derive(Debug, Clone, Copy)]
+pub struct SupervisionPolicy {
+    pub backoff_initial: Duration,
+    pub backoff_max: Duration,
+    pub mailbox_capacity: usize,
+}
+
+impl SupervisionPolicy {
+    /// The delay before the `n`-th consecutive restart (n ≥ 1).
+    pub fn backoff(&self, n: u32) -> Duration {
+        let factor = 2u32.saturating_pow(n.saturating_sub(1).min(16));
+        self.backoff_initial
+            .saturating_mul(factor)
+            .min(self.backoff_max)
+    }
+}
+
+/// What every supervisor needs besides its worker's factory.
+#[derive(Clone)]
+pub struct Supervision {
+    pub policy: SupervisionPolicy,
+    pub registry: Arc<HealthRegistry>,
+    pub faults: FaultInjector,
+    pub store: Store,
+}
+
+impl Supervision {
+    /// Starts a supervised actor for workers built by `factory`.
+    pub fn spawn<W: Worker>(&self, factory: Factory<W>) -> Supervised<W> {
+        let health = self.registry.register(W::NAME);
+        let care = Rc::new(Care {
+            factory,
+            health: health.clone(),
+            policy: self.policy,
+            faults: self.faults.clone(),
+            store: self.store.clone(),
+            consecutive_failures: Cell::new(0),
+        });
+        let capacity = self.policy.mailbox_capacity;
+        let addr = Supervisor::create(move |ctx| {
+            ctx.set_mailbox_capacity(capacity);
+            Supervisor { worker: None, care }
+        });
+        Supervised { addr, health }
+    }
+}
+
+/// A running supervised actor: its address and its health record.
+pub struct Supervised<W: Worker> {
+    addr: Addr<Supervisor<W>>,
+    health: Arc<ActorHealth>,
+}
+
+impl<W: Worker> Clone for Supervised<W> {
+    fn clone(&self) -> Self {
+        Supervised {
+            addr: self.addr.clone(),
+            health: self.health.clone(),
+        }
+    }
+}
+
+impl<W: Worker> Supervised<W> {
+    /// A typed sending end for messages of type `M`.
+    pub fn link<M, R>(&self) -> Link<M>
+    where
+        W: Handles<M, Reply = R>,
+        M: Message<Result = Result<R, Undelivered>> + Serialize + Send + 'static,
+        R: Send + 'static,
+    {
+        Link {
+            recipient: self.addr.clone().recipient(),
+            health: self.health.clone(),
+        }
+    }
+
+    /// The actor's health record.
+    pub fn health(&self) -> &Arc<ActorHealth> {
+        &self.health
+    }
+}
+
+/// The sending end of an actor for one message type. `send` waits for the
+/// mailbox to have room (bounded mailboxes give backpressure) and for the
+/// message to be handled, and counts the mailbox depth.
+pub struct Link<M>
+where
+    M: Message + Send,
+    M::Result: Send,
+{
+    recipient: Recipient<M>,
+    health: Arc<ActorHealth>,
+}
+
+impl<M> Clone for Link<M>
+where
+    M: Message + Send,
+    M::Result: Send,
+{
+    fn clone(&self) -> Self {
+        Link {
+            recipient: self.recipient.clone(),
+            health: self.health.clone(),
+        }
+    }
+}
+
+impl<M, R> Link<M>
+where
+    M: Message<Result = Result<R, Undelivered>> + Send,
+    R: Send,
+{
+    /// Sends `msg` and waits until it has been handled (or dead-lettered).
+    pub async fn send(&self, msg: M) -> Result<R, Undelivered> {
+        self.health.enqueued();
+        match self.recipient.send(msg).await {
+            Ok(reply) => reply,
+            Err(err) => {
+                // The message never reached the handler, so it was not dequeued.
+                self.health.dequeued();
+                Err(Undelivered {
+                    actor: self.health.name(),
+                    reason: format!("mailbox unavailable: {err}"),
+                })
+            }
+        }
+    }
+}
+
+/// The actix actor hosting a worker.
+pub struct Supervisor<W: Worker> {
+    /// `None` while a handler future owns the worker or it is being rebuilt.
+    worker: Option<W>,
+    care: Rc<Care<W>>,
+}
+
+impl<W: Worker> Actor for Supervisor<W> {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        let care = self.care.clone();
+        // `wait` holds the mailbox until the first worker exists.
+        ctx.wait(
+            async move { care.build_worker().await }
+                .into_actor(self)
+                .map(|worker, act, _| act.worker = Some(worker)),
+        );
+    }
+}
+
+impl<W, M, R> Handler<M> for Supervisor<W>
+where
+    W: Handles<M, Reply = R>,
+    M: Message<Result = Result<R, Undelivered>> + Serialize + 'static,
+    R: 'static,
+{
+    // Atomic: the next message waits until this one (with its retries) is
+    // done, which keeps per-actor processing in order.
+    type Result = AtomicResponse<Self, Result<R, Undelivered>>;
+
+    fn handle(&mut self, msg: M, _: &mut Context<Self>) -> Self::Result {
+        self.care.health.dequeued();
+        let care = self.care.clone();
+        let worker = self.worker.take();
+        AtomicResponse::new(Box::pin(
+            async move { care.deliver(worker, msg).await }
+                .into_actor(self)
+                .map(|(worker, reply), act, _| {
+                    act.worker = Some(worker);
+                    reply
+                }),
+        ))
+    }
+}
+
+/// What a supervisor's futures share: how to rebuild, where to report.
+struct Care<W: Worker> {
+    factory: Factory<W>,
+    health: Arc<ActorHealth>,
+    policy: SupervisionPolicy,
+    faults: FaultInjector,
+    store: Store,
+    consecutive_failures: Cell<u32>,
+}
+
+impl<W: Worker> Care<W> {
+    /// Handles `msg`, restarting the worker and retrying as the module
+    /// documentation describes. Returns the (possibly new) worker.
+    async fn deliver<M>(&self, worker: Option<W>, msg: M) -> (W, Result<W::Reply, Undelivered>)
+    where
+        W: Handles<M>,
+        M: Serialize,
+    {
+        let mut worker = match worker {
+            Some(worker) => worker,
+            None => self.build_worker().await,
+        };
+        let mut failures = 0;
+        loop {
+            let error = match self.attempt(&mut worker, &msg).await {
+                Ok(reply) => {
+                    self.consecutive_failures.set(0);
+                    self.health.processed();
+                    return (worker, Ok(reply));
+                }
+                Err(error) => error,
+            };
+            if !error.is_transient() {
+                failures += 1;
+            }
+            drop(worker);
+            if failures >= 2 {
+                self.dead_letter(&msg, &error, failures).await;
+                let worker = self.restart(&error).await;
+                let undelivered = Undelivered {
+                    actor: W::NAME,
+                    reason: error.to_string(),
+                };
+                return (worker, Err(undelivered));
+            }
+            worker = self.restart(&error).await;
+        }
+    }
+
+    /// One try of the handler, with any armed fault, panics caught.
+    async fn attempt<M>(&self, worker: &mut W, msg: &M) -> Result<W::Reply, ActorError>
+    where
+        W: Handles<M>,
+    {
+        let fault = self.faults.take(W::NAME);
+        let run = async move {
+            match fault {
+                Some(Fault::Panic) => panic!("injected panic in {}", W::NAME),
+                Some(Fault::Error) => Err(ActorError::Injected),
+                None => worker.handle(msg).await,
+            }
+        };
+        AssertUnwindSafe(run)
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|payload| Err(ActorError::Panicked(panic_text(payload.as_ref()))))
+    }
+
+    /// Records the failure, waits the backoff and builds a new worker.
+    async fn restart(&self, error: &ActorError) -> W {
+        let n = self.consecutive_failures.get() + 1;
+        self.consecutive_failures.set(n);
+        let delay = self.policy.backoff(n);
+        tracing::warn!(actor = W::NAME, %error, restart_in_ms = delay.as_millis() as u64, "actor failed");
+        self.health.restarting(&error.to_string());
+        tokio::time::sleep(delay).await;
+        self.build_worker().await
+    }
+
+    /// Calls the factory until it succeeds (it may need the store).
+    async fn build_worker(&self) -> W {
+        loop {
+            let built = AssertUnwindSafe((self.factory)())
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|payload| Err(ActorError::Panicked(panic_text(payload.as_ref()))));
+            match built {
+                Ok(worker) => {
+                    self.health.running();
+                    return worker;
+                }
+                Err(error) => {
+                    let n = self.consecutive_failures.get() + 1;
+                    self.consecutive_failures.set(n);
+                    tracing::error!(actor = W::NAME, %error, "could not build actor");
+                    self.health.restarting(&format!("start-up failed: {error}"));
+                    tokio::time::sleep(self.policy.backoff(n)).await;
+                }
+            }
+        }
+    }
+
+    /// Writes the message to `dead_letters`. The store may be the reason
+    /// the message failed, so a failed write is retried a few times and
+    /// finally logged with the whole payload: never dropped silently.
+    async fn dead_letter<M: Serialize>(&self, msg: &M, error: &ActorError, attempts: u32) {
+        self.health.message_failed();
+        let letter = DeadLetter {
+            actor: W::NAME.to_owned(),
+            message_kind: short_type_name::<M>().to_owned(),
+            payload: serde_json::to_vec(msg)
+                .unwrap_or_else(|e| format!("unserializable: {e}").into_bytes()),
+            reason: error.to_string(),
+            attempts: attempts as i32,
+        };
+        for attempt in 1..=3u32 {
+            match self.store.insert_dead_letter(&letter).await {
+                Ok(()) => {
+                    tracing::error!(actor = W::NAME, reason = %letter.reason, kind = letter.message_kind, "message dead-lettered");
+                    return;
+                }
+                Err(store_error) if attempt < 3 => {
+                    tracing::warn!(actor = W::NAME, %store_error, "dead letter write failed, retrying");
+                    tokio::time::sleep(self.policy.backoff(attempt)).await;
+                }
+                Err(store_error) => {
+                    tracing::error!(
+                        actor = W::NAME,
+                        %store_error,
+                        reason = %letter.reason,
+                        payload = %String::from_utf8_lossy(&letter.payload),
+                        "dead letter could not be stored"
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(text) = payload.downcast_ref::<&str>() {
+        (*text).to_owned()
+    } else if let Some(text) = payload.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "non-string panic payload".to_owned()
+    }
+}
+
+fn short_type_name<T>() -> &'static str {
+    let full = type_name::<T>();
+    full.rsplit("::").next().unwrap_or(full)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let policy = SupervisionPolicy {
+            backoff_initial: Duration::from_millis(50),
+            backoff_max: Duration::from_millis(300),
+            mailbox_capacity: 8,
+        };
+        assert_eq!(policy.backoff(1), Duration::from_millis(50));
+        assert_eq!(policy.backoff(2), Duration::from_millis(100));
+        assert_eq!(policy.backoff(3), Duration::from_millis(200));
+        assert_eq!(policy.backoff(4), Duration::from_millis(300));
+        assert_eq!(policy.backoff(100), Duration::from_millis(300));
+    }
+
+    #[test]
+    fn panic_text_reads_both_payload_kinds() {
+        let owned: Box<dyn std::any::Any + Send> = Box::new(String::from("owned"));
+        assert_eq!(panic_text(owned.as_ref()), "owned");
+        let borrowed: Box<dyn std::any::Any + Send> = Box::new("static");
+        assert_eq!(panic_text(borrowed.as_ref()), "static");
+        assert_eq!(short_type_name::<crate::messages::Healthz>(), "Healthz");
+    }
+}
