@@ -1,0 +1,95 @@
+//! Wiring: configuration → runtime → HTTP server.
+
+use std::time::Instant;
+
+use actix_web::{App, HttpServer};
+use vigil_actors::health::RestartBudget;
+use vigil_actors::producer::ProducerSettings;
+use vigil_actors::store::Store;
+use vigil_actors::supervisor::SupervisionPolicy;
+use vigil_actors::{Runtime, RuntimeConfig};
+use vigil_core::synth::SynthConfig;
+
+use crate::config::Config;
+use crate::http::{self, AppState};
+
+/// Why `vigil` stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Runtime(#[from] vigil_actors::runtime::RuntimeError),
+    #[error(transparent)]
+    Store(#[from] vigil_actors::store::StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("http server failed: {0}")]
+    Http(std::io::Error),
+}
+
+/// The runtime's configuration derived from Vigil's.
+pub fn runtime_config(config: &Config) -> RuntimeConfig {
+    let p = &config.producer;
+    let s = &config.supervisor;
+    RuntimeConfig {
+        database_url: config.database_url(),
+        producer: ProducerSettings {
+            synth: SynthConfig {
+                seed: config.seed,
+                users: p.users,
+                merchants: p.merchants,
+                fraud_rate: p.fraud_rate,
+                label_delay: chrono::Duration::from_std(p.label_delay)
+                    .unwrap_or(chrono::Duration::MAX),
+            },
+            rate: p.rate,
+            batch_size: p.batch_size,
+        },
+        backfill_days: config.backfill.days,
+        tick: p.tick,
+        supervision: SupervisionPolicy {
+            backoff_initial: s.backoff_initial,
+            backoff_max: s.backoff_max,
+            mailbox_capacity: s.mailbox_capacity,
+        },
+        restart_budget: RestartBudget {
+            max_restarts: s.max_restarts,
+            window: s.restart_window,
+        },
+    }
+}
+
+/// `vigil serve`: the runtime and the HTTP API until Ctrl-C / SIGTERM.
+pub async fn serve(config: Config) -> Result<(), AppError> {
+    let started = Instant::now();
+    let runtime = Runtime::start(runtime_config(&config)).await?;
+    let state = AppState::of(&runtime);
+    let max_body = config.http.max_body_bytes;
+    let server =
+        HttpServer::new(move || App::new().configure(http::configure(state.clone(), max_body)))
+            .workers(2)
+            .bind(config.http.addr)
+            .map_err(|source| AppError::Bind {
+                addr: config.http.addr,
+                source,
+            })?
+            .run();
+    if runtime.ready().await.is_ok() {
+        tracing::info!(
+            store = runtime.store.backend_name(),
+            ms = started.elapsed().as_millis() as u64,
+            "vigil is up: http://{0}/health  http://{0}/health/actors  http://{0}/metrics",
+            config.http.addr
+        );
+    }
+    server.await.map_err(AppError::Http)
+}
+
+/// `vigil migrate`: runs pending migrations and exits.
+pub async fn migrate(config: &Config) -> Result<(), AppError> {
+    let store = Store::open(&config.database_url()).await?;
+    tracing::info!(store = store.backend_name(), "migrations applied");
+    Ok(())
+}

@@ -1,0 +1,389 @@
+//! Configuration: defaults < `vigil.toml` < `VIGIL_*` environment < CLI
+//! flags. Every key has a fixed environment name: `section.key` is
+//! `VIGIL_SECTION_KEY`, a top-level `key` is `VIGIL_KEY`. Unknown keys and
+//! bad values stop start-up with a message naming them.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// The sections of the configuration file; an environment variable whose
+/// name starts with one of them (plus `_`) sets a key of that section.
+const SECTIONS: [&str; 6] = [
+    "http",
+    "database",
+    "kafka",
+    "producer",
+    "backfill",
+    "supervisor",
+];
+
+/// The file read when `--config` is not given, if it exists.
+pub const DEFAULT_FILE: &str = "vigil.toml";
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration file {0} does not exist")]
+    MissingFile(PathBuf),
+    #[error("invalid configuration: {0}")]
+    Parse(#[from] Box<figment::Error>),
+    #[error("invalid configuration: `{key}` {message}")]
+    Invalid { key: &'static str, message: String },
+}
+
+/// The effective configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where the SQLite file (`vigil.db`) and artifacts live.
+    pub data_dir: PathBuf,
+    /// Seed of the synthetic generator.
+    pub seed: u64,
+    /// Bearer token required by admin endpoints when set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<String>,
+    pub http: HttpConfig,
+    pub database: DatabaseConfig,
+    pub kafka: KafkaConfig,
+    pub producer: ProducerConfig,
+    pub backfill: BackfillConfig,
+    pub supervisor: SupervisorConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Listen address.
+    pub addr: SocketAddr,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `postgres://…` or `sqlite://…`; SQLite in `data_dir` when unset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KafkaConfig {
+    /// Kafka bootstrap servers; the in-process bus when unset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub brokers: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProducerConfig {
+    /// Live synthetic transactions per second (0 = off).
+    pub rate: f64,
+    /// Simulated card holders.
+    pub users: usize,
+    /// Simulated merchants.
+    pub merchants: usize,
+    /// Target share of fraudulent transactions.
+    pub fraud_rate: f64,
+    /// How long after a fraud its chargeback label arrives.
+    #[serde(with = "humantime_serde")]
+    pub label_delay: Duration,
+    /// Transactions per published batch.
+    pub batch_size: usize,
+    /// How often the live producer wakes up.
+    #[serde(with = "humantime_serde")]
+    pub tick: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BackfillConfig {
+    /// Days of simulated history generated into an empty store (0 = none).
+    pub days: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SupervisorConfig {
+    /// Restarts within `restart_window` after which an actor is failed.
+    pub max_restarts: usize,
+    #[serde(with = "humantime_serde")]
+    pub restart_window: Duration,
+    #[serde(with = "humantime_serde")]
+    pub backoff_initial: Duration,
+    #[serde(with = "humantime_serde")]
+    pub backoff_max: Duration,
+    /// Messages an actor's mailbox holds before senders wait.
+    pub mailbox_capacity: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("./data"),
+            seed: 42,
+            api_key: None,
+            http: HttpConfig::default(),
+            database: DatabaseConfig::default(),
+            kafka: KafkaConfig::default(),
+            producer: ProducerConfig::default(),
+            backfill: BackfillConfig::default(),
+            supervisor: SupervisorConfig::default(),
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            addr: SocketAddr::from(([127, 0, 0, 1], 8000)),
+            max_body_bytes: 64 * 1024,
+        }
+    }
+}
+
+impl Default for ProducerConfig {
+    fn default() -> Self {
+        ProducerConfig {
+            rate: 10.0,
+            users: 2000,
+            merchants: 500,
+            fraud_rate: 0.01,
+            label_delay: Duration::from_secs(7 * 24 * 3600),
+            batch_size: 500,
+            tick: Duration::from_millis(100),
+        }
+    }
+}
+
+impl Default for BackfillConfig {
+    fn default() -> Self {
+        BackfillConfig { days: 30 }
+    }
+}
+
+impl Default for SupervisorConfig {
+    fn default() -> Self {
+        SupervisorConfig {
+            max_restarts: 5,
+            restart_window: Duration::from_secs(60),
+            backoff_initial: Duration::from_millis(50),
+            backoff_max: Duration::from_secs(5),
+            mailbox_capacity: 16,
+        }
+    }
+}
+
+/// Maps `VIGIL_PRODUCER_RATE` (already stripped and lowercased to
+/// `producer_rate`) to the key path `producer.rate`.
+fn env_key_path(key: &str) -> String {
+    let key = key.to_ascii_lowercase();
+    for section in SECTIONS {
+        if let Some(rest) = key.strip_prefix(section).and_then(|r| r.strip_prefix('_')) {
+            return format!("{section}.{rest}");
+        }
+    }
+    key
+}
+
+impl Config {
+    /// Loads the layered configuration. `file` is an explicit `--config`;
+    /// without it `vigil.toml` is read if present. `overrides` holds the
+    /// CLI flags, already shaped like the file (see `cli.rs`).
+    pub fn load(file: Option<&Path>, overrides: impl Serialize) -> Result<Config, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(path) if !path.exists() => return Err(ConfigError::MissingFile(path.to_owned())),
+            Some(path) => figment = figment.merge(Toml::file_exact(path)),
+            None if Path::new(DEFAULT_FILE).exists() => {
+                figment = figment.merge(Toml::file_exact(DEFAULT_FILE));
+            }
+            None => {}
+        }
+        let env = Env::prefixed("VIGIL_")
+            .ignore(&["config"])
+            .map(|key| env_key_path(key.as_str()).into());
+        let config: Config = figment
+            .merge(env)
+            .merge(Serialized::defaults(overrides))
+            .extract()
+            .map_err(Box::new)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key, message: &str| ConfigError::Invalid {
+            key,
+            message: message.to_owned(),
+        };
+        let p = &self.producer;
+        if !p.rate.is_finite() || p.rate < 0.0 {
+            return Err(invalid("producer.rate", "must be a finite number ≥ 0"));
+        }
+        if !(0.0..=0.5).contains(&p.fraud_rate) {
+            return Err(invalid("producer.fraud_rate", "must be between 0 and 0.5"));
+        }
+        if p.users == 0 {
+            return Err(invalid("producer.users", "must be at least 1"));
+        }
+        if p.merchants == 0 {
+            return Err(invalid("producer.merchants", "must be at least 1"));
+        }
+        if p.batch_size == 0 {
+            return Err(invalid("producer.batch_size", "must be at least 1"));
+        }
+        if p.tick.is_zero() {
+            return Err(invalid("producer.tick", "must be longer than 0"));
+        }
+        let s = &self.supervisor;
+        if s.max_restarts == 0 {
+            return Err(invalid("supervisor.max_restarts", "must be at least 1"));
+        }
+        if s.mailbox_capacity == 0 {
+            return Err(invalid("supervisor.mailbox_capacity", "must be at least 1"));
+        }
+        if s.backoff_initial > s.backoff_max {
+            return Err(invalid(
+                "supervisor.backoff_initial",
+                "must not exceed supervisor.backoff_max",
+            ));
+        }
+        if self.http.max_body_bytes == 0 {
+            return Err(invalid("http.max_body_bytes", "must be at least 1"));
+        }
+        if let Some(url) = &self.database.url
+            && !(url.starts_with("postgres://")
+                || url.starts_with("postgresql://")
+                || url.starts_with("sqlite:"))
+        {
+            return Err(invalid(
+                "database.url",
+                "must start with postgres://, postgresql:// or sqlite:",
+            ));
+        }
+        if self.kafka.brokers.is_some() {
+            return Err(invalid(
+                "kafka.brokers",
+                "is set, but this build has no Kafka transport yet; unset it to use the in-process bus",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The database URL in effect.
+    pub fn database_url(&self) -> String {
+        self.database
+            .url
+            .clone()
+            .unwrap_or_else(|| vigil_actors::store::sqlite_url(&self.data_dir))
+    }
+
+    /// The configuration as TOML, secrets masked, for `vigil config`.
+    pub fn to_display_toml(&self) -> String {
+        let mut shown = self.clone();
+        if shown.api_key.is_some() {
+            shown.api_key = Some("***".to_owned());
+        }
+        shown.database.url = Some(vigil_actors::store::redact(&self.database_url()));
+        toml::to_string(&shown).unwrap_or_else(|e| format!("# cannot render configuration: {e}\n"))
+    }
+}
+
+#[cfg(test)]
+// figment's `Jail` closures return figment's own (large) error type.
+#[allow(clippy::result_large_err)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_names_map_to_sections() {
+        assert_eq!(env_key_path("http_addr"), "http.addr");
+        assert_eq!(env_key_path("database_url"), "database.url");
+        assert_eq!(env_key_path("kafka_brokers"), "kafka.brokers");
+        assert_eq!(env_key_path("producer_rate"), "producer.rate");
+        assert_eq!(env_key_path("backfill_days"), "backfill.days");
+        assert_eq!(env_key_path("data_dir"), "data_dir");
+        assert_eq!(env_key_path("seed"), "seed");
+        assert_eq!(env_key_path("api_key"), "api_key");
+        assert_eq!(env_key_path("PRODUCER_RATE"), "producer.rate");
+    }
+
+    #[test]
+    fn layers_apply_in_order_and_unknown_keys_are_named() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("vigil.toml", "seed = 7\n[producer]\nrate = 3.5\n")?;
+            let config = Config::load(None, serde_json::json!({})).expect("loads");
+            assert_eq!(config.seed, 7);
+            assert_eq!(config.producer.rate, 3.5);
+
+            jail.set_env("VIGIL_PRODUCER_RATE", "4");
+            jail.set_env("VIGIL_HTTP_ADDR", "127.0.0.1:9000");
+            let config = Config::load(None, serde_json::json!({})).expect("loads");
+            assert_eq!(config.producer.rate, 4.0);
+            assert_eq!(config.http.addr.port(), 9000);
+
+            let cli = serde_json::json!({"producer": {"rate": 5.0}});
+            let config = Config::load(None, cli).expect("loads");
+            assert_eq!(config.producer.rate, 5.0);
+
+            jail.create_file("bad.toml", "[producer]\nspeed = 1\n")?;
+            let err = Config::load(Some(Path::new("bad.toml")), serde_json::json!({})).unwrap_err();
+            assert!(err.to_string().contains("speed"), "{err}");
+
+            jail.set_env("VIGIL_BOGUS", "1");
+            let err = Config::load(None, serde_json::json!({})).unwrap_err();
+            assert!(err.to_string().contains("bogus"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("vigil.toml", "[producer]\nrate = -1\n")?;
+            let err = Config::load(None, serde_json::json!({})).unwrap_err();
+            assert!(err.to_string().contains("producer.rate"), "{err}");
+            jail.create_file("vigil.toml", "[http]\naddr = \"nowhere\"\n")?;
+            let err = Config::load(None, serde_json::json!({})).unwrap_err();
+            assert!(err.to_string().contains("addr"), "{err}");
+            jail.create_file("vigil.toml", "[supervisor]\nrestart_window = \"soon\"\n")?;
+            let err = Config::load(None, serde_json::json!({})).unwrap_err();
+            assert!(err.to_string().contains("restart_window"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn missing_explicit_file_is_an_error() {
+        let err = Config::load(
+            Some(Path::new("/nonexistent/vigil.toml")),
+            serde_json::json!({}),
+        )
+        .unwrap_err();
+        assert!(matches!(err, ConfigError::MissingFile(_)));
+    }
+
+    #[test]
+    fn display_masks_secrets() {
+        let config = Config {
+            api_key: Some("secret".into()),
+            database: DatabaseConfig {
+                url: Some("postgres://u:pw@h/db".into()),
+            },
+            ..Config::default()
+        };
+        let shown = config.to_display_toml();
+        assert!(
+            !shown.contains("secret") && !shown.contains("pw@"),
+            "{shown}"
+        );
+        assert!(shown.contains("[producer]"));
+    }
+}

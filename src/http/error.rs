@@ -1,0 +1,83 @@
+//! Errors as JSON: `{"error": "...", "detail": ...}` with the right status.
+//! A malformed request is always a 4xx, never a 5xx.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, ResponseError, error, web};
+use serde_json::{Value, json};
+
+/// An API error with its status and JSON body.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+    detail: Value,
+}
+
+impl ApiError {
+    /// An error with `status` and a message.
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            message: message.into(),
+            detail: Value::Null,
+        }
+    }
+
+    /// Adds machine-readable detail.
+    pub fn with_detail(mut self, detail: Value) -> Self {
+        self.detail = detail;
+        self
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        HttpResponse::build(self.status).json(json!({"error": self.message, "detail": self.detail}))
+    }
+}
+
+pub(super) fn json_config(limit: usize) -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(limit)
+        .error_handler(|err, _req| {
+            let status = match &err {
+                error::JsonPayloadError::OverflowKnownLength { .. }
+                | error::JsonPayloadError::Overflow { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+                error::JsonPayloadError::ContentType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                error::JsonPayloadError::Deserialize(e) if e.is_data() => {
+                    StatusCode::UNPROCESSABLE_ENTITY
+                }
+                _ => StatusCode::BAD_REQUEST,
+            };
+            ApiError::new(status, "invalid request body")
+                .with_detail(json!(err.to_string()))
+                .into()
+        })
+}
+
+pub(super) fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|err, _req| {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid query string")
+            .with_detail(json!(err.to_string()))
+            .into()
+    })
+}
+
+pub(super) fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|err, _req| {
+        ApiError::new(StatusCode::NOT_FOUND, "invalid path")
+            .with_detail(json!(err.to_string()))
+            .into()
+    })
+}
+
+pub(super) async fn not_found(req: HttpRequest) -> HttpResponse {
+    ApiError::new(StatusCode::NOT_FOUND, "no such endpoint")
+        .with_detail(json!({"method": req.method().as_str(), "path": req.path()}))
+        .error_response()
+}

@@ -1,0 +1,7 @@
+//! The `vigil` binary's library: configuration, CLI, HTTP API and wiring,
+//! exposed so black-box tests can drive them.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod http;

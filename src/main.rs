@@ -1,0 +1,32 @@
+//! `vigil`: real-time fraud detection in one supervised process.
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+use vigil::app;
+use vigil::cli::{Cli, Command};
+use vigil::config::Config;
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let config = Config::load(cli.config.as_deref(), cli.overrides.to_layer())?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Config => {
+            print!("{}", config.to_display_toml());
+            Ok(())
+        }
+        Command::Migrate => {
+            actix_web::rt::System::new().block_on(app::migrate(&config))?;
+            Ok(())
+        }
+        Command::Serve => {
+            actix_web::rt::System::new().block_on(app::serve(config))?;
+            Ok(())
+        }
+    }
+}
