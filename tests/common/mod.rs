@@ -1,0 +1,93 @@
+//! Helpers shared by the black-box tests.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use sea_orm::{ConnectionTrait, Database};
+use vigil::config::Config;
+use vigil_actors::RuntimeConfig;
+
+/// A runtime configuration for tests: a small population, no backfill,
+/// the producer off, short backoffs.
+pub fn runtime_config(database_url: &str) -> RuntimeConfig {
+    let mut config = Config::default();
+    config.database.url = Some(database_url.to_owned());
+    config.producer.users = 200;
+    config.producer.merchants = 50;
+    config.producer.rate = 0.0;
+    config.producer.tick = Duration::from_millis(20);
+    config.backfill.days = 0;
+    config.supervisor.backoff_initial = Duration::from_millis(5);
+    config.supervisor.backoff_max = Duration::from_millis(100);
+    vigil::app::runtime_config(&config)
+}
+
+/// A SQLite URL in `dir`.
+pub fn sqlite_url(dir: &tempfile::TempDir) -> String {
+    vigil_actors::store::sqlite_url(dir.path())
+}
+
+/// The PostgreSQL server tests create their databases on.
+fn postgres_admin_url() -> String {
+    std::env::var("POSTGRES_TEST_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// A fresh PostgreSQL database, dropped by `drop_database`.
+pub struct TestDatabase {
+    pub url: String,
+    name: String,
+}
+
+impl TestDatabase {
+    /// Creates a database with a unique name. Fails (does not skip) when
+    /// PostgreSQL is unreachable: `.ci/run` starts it.
+    pub async fn create() -> TestDatabase {
+        let admin_url = postgres_admin_url();
+        let admin = Database::connect(&admin_url)
+            .await
+            .unwrap_or_else(|e| panic!("PostgreSQL at {admin_url} is needed for this test: {e}"));
+        let name = format!("vigil_t_{}", uuid::Uuid::new_v4().simple());
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("create test database");
+        let base = admin_url
+            .rsplit_once('/')
+            .map_or(admin_url.as_str(), |(base, _)| base);
+        TestDatabase {
+            url: format!("{base}/{name}"),
+            name,
+        }
+    }
+
+    /// Drops the database (connections to it must be closed first, so this
+    /// forces them).
+    pub async fn drop_database(self) {
+        if let Ok(admin) = Database::connect(&postgres_admin_url()).await {
+            let _ = admin
+                .execute_unprepared(&format!(
+                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                    self.name
+                ))
+                .await;
+        }
+    }
+}
+
+/// Polls `condition` until it holds, or panics after `timeout`.
+pub async fn wait_until<F, Fut>(what: &str, timeout: Duration, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let start = Instant::now();
+    while !condition().await {
+        assert!(
+            start.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
