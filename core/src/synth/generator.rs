@@ -55,12 +55,17 @@ pub struct Generator {
 }
 
 impl Generator {
-    /// Builds the population (deterministic for the seed) with its clock at `start`, emitting transactions at `rate_per_sec` on average (Poisson arrivals).
+    /// Builds the population (deterministic for the seed) with its clock at
+    /// `start`, emitting transactions at `rate_per_sec` on average (Poisson
+    /// arrivals). The stream is deterministic for the seed and `start`.
     pub fn new(config: SynthConfig, start: DateTime<Utc>, rate_per_sec: f64) -> Generator {
         let pop = Population::build(&config);
         let mut generator = Generator {
             mix: FraudMix::new(config.fraud_rate),
-            rng: StdRng::seed_from_u64(config.seed ^ STREAM_SALT),
+            // The start time is part of the stream's seed: a producer
+            // started again later on the same store must not replay the
+            // first stream's transaction ids.
+            rng: StdRng::seed_from_u64(config.seed ^ STREAM_SALT ^ start.timestamp_millis() as u64),
             fraudster: Fraudster::new(&pop, start),
             pending: Schedule::default(),
             rate: 0.0,
