@@ -3,6 +3,7 @@
 //! Everything here is pure and deterministic so it can be tested and
 //! benchmarked without a runtime.
 
+pub mod features;
 pub mod synth;
 pub mod transaction;
 
