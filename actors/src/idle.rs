@@ -26,16 +26,6 @@ macro_rules! idle_actor {
 }
 
 idle_actor!(
-    /// Turns transactions into behavioural feature vectors.
-    FeatureEngine,
-    "feature_engine"
-);
-idle_actor!(
-    /// Scores feature vectors with the production model.
-    Scorer,
-    "scorer"
-);
-idle_actor!(
     /// Records and forwards REVIEW / BLOCK decisions.
     Alerter,
     "alerter"

@@ -8,6 +8,7 @@
 pub mod bus;
 pub mod error;
 pub mod faults;
+pub mod feature_engine;
 pub mod health;
 pub mod idle;
 pub mod messages;
@@ -15,6 +16,7 @@ pub mod metrics;
 pub mod producer;
 pub mod raw_store;
 pub mod runtime;
+pub mod scorer;
 pub mod store;
 pub mod supervisor;
 

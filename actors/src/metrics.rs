@@ -1,7 +1,10 @@
 //! Prometheus metrics of the runtime. Names are part of the interface:
 //! the Grafana dashboards and alert rules rely on them.
 
-use prometheus::{Encoder, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
+    TextEncoder,
+};
 
 /// Every metric the runtime exports, registered in one registry of its own
 /// (not the global one) so several runtimes can live in one test process.
@@ -18,6 +21,12 @@ pub struct Metrics {
     pub stream_consumer_messages: IntCounter,
     /// fraud_labels_stored_total
     pub labels_stored: IntCounter,
+    /// fraud_feature_consumer_messages_total: transactions seen by the feature engine
+    pub feature_consumer_messages: IntCounter,
+    /// fraud_feature_computation_seconds: time to compute one feature vector
+    pub feature_latency: Histogram,
+    /// fraud_features_unscored_total: feature vectors that arrived while no model was loaded
+    pub features_unscored: IntCounter,
     /// fraud_dead_letters_total{actor}
     pub dead_letters: IntCounterVec,
     /// fraud_actor_restarts_total{actor}
@@ -54,6 +63,24 @@ impl Metrics {
                 "Transactions persisted to raw_events by the raw store",
             ),
             labels_stored: counter("fraud_labels_stored_total", "Labels persisted"),
+            feature_consumer_messages: counter(
+                "fraud_feature_consumer_messages_total",
+                "Transactions consumed by the feature engine",
+            ),
+            feature_latency: Histogram::with_opts(
+                HistogramOpts::new(
+                    "fraud_feature_computation_seconds",
+                    "Time to compute one transaction's feature vector",
+                )
+                .buckets(vec![
+                    1e-7, 5e-7, 1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 1e-3,
+                ]),
+            )
+            .expect("valid metric definition"),
+            features_unscored: counter(
+                "fraud_features_unscored_total",
+                "Feature vectors received while no model was loaded",
+            ),
             dead_letters: counter_vec(
                 "fraud_dead_letters_total",
                 "Messages written to dead_letters",
@@ -85,6 +112,9 @@ impl Metrics {
             Box::new(self.labels_produced.clone()),
             Box::new(self.stream_consumer_messages.clone()),
             Box::new(self.labels_stored.clone()),
+            Box::new(self.feature_consumer_messages.clone()),
+            Box::new(self.feature_latency.clone()),
+            Box::new(self.features_unscored.clone()),
             Box::new(self.dead_letters.clone()),
             Box::new(self.actor_restarts.clone()),
             Box::new(self.actor_mailbox_depth.clone()),

@@ -79,6 +79,9 @@ pub struct Producer {
     metrics: Arc<Metrics>,
     position: Arc<Mutex<Position>>,
     generator: Option<Generator>,
+    /// An event generated but not yet published: it opens the next batch.
+    /// Not part of `Position`: a restarted producer regenerates it.
+    carry: Option<SynthEvent>,
 }
 
 impl Producer {
@@ -96,6 +99,7 @@ impl Producer {
                 metrics: metrics.clone(),
                 position: position.clone(),
                 generator: None,
+                carry: None,
             };
             Box::pin(async move {
                 producer.resume();
@@ -171,8 +175,19 @@ impl Producer {
                 .as_mut()
                 .expect("run_until needs a generator");
             let mut batch = EventBatch::default();
+            if let Some(event) = self.carry.take() {
+                batch.push(event);
+            }
             while batch.transactions.len() < batch_size {
                 match generator.next_before(until) {
+                    // Transactions and labels of a batch travel as two
+                    // messages, transactions first; a transaction after a
+                    // label starts the next batch so that consumers see
+                    // every event in generation (time) order.
+                    Some(event @ SynthEvent::Transaction { .. }) if !batch.labels.is_empty() => {
+                        self.carry = Some(event);
+                        break;
+                    }
                     Some(event) => batch.push(event),
                     None => break,
                 }
@@ -350,6 +365,7 @@ mod tests {
             metrics: Arc::new(Metrics::new()),
             position,
             generator: None,
+            carry: None,
         }
     }
 
@@ -387,7 +403,9 @@ mod tests {
             let mut resumed = producer(position, batch_size);
             resumed.resume();
             let horizon = backfill_end + TimeDelta::days(1);
-            let expected = rest_of_stream(&mut first, horizon);
+            // The resumed producer regenerates the carried, unpublished event.
+            let mut expected: Vec<SynthEvent> = first.carry.take().into_iter().collect();
+            expected.extend(rest_of_stream(&mut first, horizon));
             assert!(!expected.is_empty());
             assert_eq!(rest_of_stream(&mut resumed, horizon), expected);
         }

@@ -11,20 +11,24 @@ use tokio::task::JoinHandle;
 use crate::bus::{Bus, InProcessBus};
 use crate::error::Undelivered;
 use crate::faults::FaultInjector;
+use crate::feature_engine::FeatureEngine;
 use crate::health::{HealthRegistry, HealthReport, RestartBudget};
-use crate::idle::{Alerter, DriftChecker, FeatureEngine, Retrainer, Scorer};
+use crate::idle::{Alerter, DriftChecker, Retrainer};
 use crate::messages::{Backfill, BackfillReport, Healthz, Tick};
 use crate::metrics::Metrics;
 use crate::producer::{Producer, ProducerSettings};
 use crate::raw_store::RawStore;
+use crate::scorer::Scorer;
 use crate::store::{Store, StoreError};
 use crate::supervisor::{Link, Supervision, SupervisionPolicy};
+use vigil_core::features::FeatureConfig;
 
 /// Everything the runtime needs to start.
 #[derive(Debug, Clone)]
 pub struct RuntimeConfig {
     pub database_url: String,
     pub producer: ProducerSettings,
+    pub features: FeatureConfig,
     /// Days of simulated history generated into an empty store.
     pub backfill_days: u32,
     /// How often the live producer wakes up.
@@ -71,14 +75,21 @@ impl Runtime {
         };
 
         let raw_store = supervision.spawn(RawStore::factory(store.clone(), metrics.clone()));
+        let scorer = supervision.spawn(Scorer::factory(metrics.clone()));
+        let feature_engine = supervision.spawn(FeatureEngine::factory(
+            store.clone(),
+            config.features.clone(),
+            metrics.clone(),
+            scorer.link(),
+        ));
         let mut in_process = InProcessBus::default();
         in_process.subscribe_transactions(raw_store.link());
         in_process.subscribe_labels(raw_store.link());
+        in_process.subscribe_transactions(feature_engine.link());
+        in_process.subscribe_labels(feature_engine.link());
         let bus = Bus::InProcess(in_process);
 
-        let mut probes = vec![raw_store.link()];
-        probes.push(supervision.spawn(FeatureEngine::factory()).link());
-        probes.push(supervision.spawn(Scorer::factory()).link());
+        let mut probes = vec![raw_store.link(), feature_engine.link(), scorer.link()];
         probes.push(supervision.spawn(Alerter::factory()).link());
         probes.push(supervision.spawn(Retrainer::factory()).link());
         probes.push(supervision.spawn(DriftChecker::factory()).link());

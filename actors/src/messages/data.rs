@@ -2,6 +2,7 @@
 
 use actix::Message;
 use serde::Serialize;
+use vigil_core::features::FeatureVector;
 use vigil_core::{Label, Transaction};
 
 use crate::error::Undelivered;
@@ -47,4 +48,11 @@ pub struct TransactionBatch {
 #[rtype(result = "Result<u64, Undelivered>")]
 pub struct LabelBatch {
     pub labels: Vec<Label>,
+}
+
+/// Transactions with their feature vectors, in processing order.
+#[derive(Debug, Clone, Serialize, Message)]
+#[rtype(result = "Result<(), Undelivered>")]
+pub struct FeatureBatch {
+    pub rows: Vec<(Transaction, FeatureVector)>,
 }

@@ -1,5 +1,5 @@
 //! Typed messages between actors. Data are nouns (`TransactionBatch`,
-//! `LabelBatch`), commands are verbs (`Backfill`, `Tick`), plus the shared
+//! `LabelBatch`, `FeatureBatch`), commands are verbs (`Backfill`, `Tick`), plus the shared
 //! liveness probe `Healthz`.
 //!
 //! Every message's result is `Result<Reply, Undelivered>`: a sender learns
@@ -9,4 +9,4 @@ mod control;
 mod data;
 
 pub use control::{Backfill, BackfillReport, Healthz, Tick};
-pub use data::{EventSource, LabelBatch, TransactionBatch};
+pub use data::{EventSource, FeatureBatch, LabelBatch, TransactionBatch};
