@@ -8,6 +8,7 @@ use vigil_actors::producer::ProducerSettings;
 use vigil_actors::store::Store;
 use vigil_actors::supervisor::SupervisionPolicy;
 use vigil_actors::{Runtime, RuntimeConfig};
+use vigil_core::features::FeatureConfig;
 use vigil_core::synth::SynthConfig;
 
 use crate::config::Config;
@@ -25,6 +26,8 @@ pub enum AppError {
         addr: std::net::SocketAddr,
         source: std::io::Error,
     },
+    #[error("feature rebuild failed: {0}")]
+    Features(vigil_actors::ActorError),
     #[error("http server failed: {0}")]
     Http(std::io::Error),
 }
@@ -41,11 +44,14 @@ pub fn runtime_config(config: &Config) -> RuntimeConfig {
                 users: p.users,
                 merchants: p.merchants,
                 fraud_rate: p.fraud_rate,
-                label_delay: chrono::Duration::from_std(p.label_delay)
-                    .unwrap_or(chrono::Duration::MAX),
+                label_delay: to_time_delta(p.label_delay),
             },
             rate: p.rate,
             batch_size: p.batch_size,
+        },
+        features: FeatureConfig {
+            label_delay: to_time_delta(config.features.label_delay),
+            allowed_lateness: to_time_delta(config.features.allowed_lateness),
         },
         backfill_days: config.backfill.days,
         tick: p.tick,
@@ -59,6 +65,12 @@ pub fn runtime_config(config: &Config) -> RuntimeConfig {
             window: s.restart_window,
         },
     }
+}
+
+/// Configured durations are bounded far below chrono's range; saturate
+/// rather than fail for absurd values.
+fn to_time_delta(duration: std::time::Duration) -> chrono::TimeDelta {
+    chrono::TimeDelta::from_std(duration).unwrap_or(chrono::TimeDelta::MAX)
 }
 
 /// `vigil serve`: the runtime and the HTTP API until Ctrl-C / SIGTERM.
@@ -91,5 +103,22 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
 pub async fn migrate(config: &Config) -> Result<(), AppError> {
     let store = Store::open(&config.database_url()).await?;
     tracing::info!(store = store.backend_name(), "migrations applied");
+    Ok(())
+}
+
+/// `vigil features rebuild`: the offline feature path over the whole store.
+pub async fn rebuild_features(config: &Config) -> Result<(), AppError> {
+    let store = Store::open(&config.database_url()).await?;
+    let started = Instant::now();
+    let features = runtime_config(config).features;
+    let report = vigil_actors::feature_engine::rebuild_all(&store, &features)
+        .await
+        .map_err(AppError::Features)?;
+    tracing::info!(
+        transactions = report.transactions,
+        labels = report.labels,
+        seconds = started.elapsed().as_secs_f64(),
+        "features rebuilt"
+    );
     Ok(())
 }

@@ -28,6 +28,18 @@ pub enum Command {
     Migrate,
     /// Print the effective configuration as TOML.
     Config,
+    /// Feature maintenance.
+    Features {
+        #[command(subcommand)]
+        action: FeaturesCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FeaturesCommand {
+    /// Recompute every stored transaction's features from raw_events and
+    /// labels (the offline path, same code as online) and overwrite them.
+    Rebuild,
 }
 
 /// Flags that take precedence over every other configuration layer.

@@ -52,6 +52,7 @@ pub struct Config {
     pub kafka: KafkaConfig,
     pub producer: ProducerConfig,
     pub backfill: BackfillConfig,
+    pub features: FeaturesConfig,
     pub supervisor: SupervisorConfig,
 }
 
@@ -110,6 +111,18 @@ pub struct BackfillConfig {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+pub struct FeaturesConfig {
+    /// Labels are assumed known this long after a transaction; merchant
+    /// fraud rates look only at transactions older than that.
+    #[serde(with = "humantime_serde")]
+    pub label_delay: Duration,
+    /// How late an event may arrive and still be added to the feature state.
+    #[serde(with = "humantime_serde")]
+    pub allowed_lateness: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct SupervisorConfig {
     /// Restarts within `restart_window` after which an actor is failed.
     pub max_restarts: usize,
@@ -134,6 +147,7 @@ impl Default for Config {
             kafka: KafkaConfig::default(),
             producer: ProducerConfig::default(),
             backfill: BackfillConfig::default(),
+            features: FeaturesConfig::default(),
             supervisor: SupervisorConfig::default(),
         }
     }
@@ -165,6 +179,15 @@ impl Default for ProducerConfig {
 impl Default for BackfillConfig {
     fn default() -> Self {
         BackfillConfig { days: 30 }
+    }
+}
+
+impl Default for FeaturesConfig {
+    fn default() -> Self {
+        FeaturesConfig {
+            label_delay: Duration::from_secs(7 * 24 * 3600),
+            allowed_lateness: Duration::from_secs(10 * 60),
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 use vigil::app;
-use vigil::cli::{Cli, Command};
+use vigil::cli::{Cli, Command, FeaturesCommand};
 use vigil::config::Config;
 
 fn main() -> anyhow::Result<()> {
@@ -22,6 +22,12 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Migrate => {
             actix_web::rt::System::new().block_on(app::migrate(&config))?;
+            Ok(())
+        }
+        Command::Features {
+            action: FeaturesCommand::Rebuild,
+        } => {
+            actix_web::rt::System::new().block_on(app::rebuild_features(&config))?;
             Ok(())
         }
         Command::Serve => {
