@@ -1,0 +1,145 @@
+//! The feature engine online (through the actors, the bus and the store)
+//! equals the offline computation from raw_events + labels, with and
+//! without restarts in the middle of the stream.
+
+mod common;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use common::{runtime_config, sqlite_url, wait_until};
+use vigil_actors::Runtime;
+use vigil_actors::faults::Fault;
+use vigil_actors::feature_engine::rebuild_all;
+use vigil_actors::store::{HistoryScope, Store};
+use vigil_core::features::{FEATURE_NAMES, FeatureConfig, FeatureVector, compute_history};
+
+/// The features the offline path computes from what is stored.
+async fn offline(store: &Store, config: &FeatureConfig) -> HashMap<uuid::Uuid, FeatureVector> {
+    let history = store.history(None, HistoryScope::All).await.unwrap();
+    compute_history(config, history).into_iter().collect()
+}
+
+async fn assert_online_equals_offline(runtime: &Runtime, config: &FeatureConfig, at_least: usize) {
+    let online = runtime.store.feature_rows().await.unwrap();
+    assert!(
+        online.len() >= at_least,
+        "only {} feature rows",
+        online.len()
+    );
+    assert_eq!(
+        online.len() as u64,
+        runtime.store.count_raw_events().await.unwrap()
+    );
+    let offline = offline(&runtime.store, config).await;
+    assert_eq!(offline.len(), online.len());
+    for (id, features) in &online {
+        let expected = offline[id].to_array();
+        for (i, (got, want)) in features.to_array().iter().zip(expected).enumerate() {
+            assert!(
+                got == &want,
+                "transaction {id}: {} online {got} offline {want}",
+                FEATURE_NAMES[i]
+            );
+        }
+    }
+}
+
+#[actix_rt::test]
+async fn online_features_equal_the_offline_rebuild_over_50k_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = runtime_config(&sqlite_url(&dir));
+    config.producer.synth.users = 2000;
+    config.producer.synth.merchants = 500;
+    config.backfill_days = 9;
+    let features = config.features.clone();
+    let mut runtime = Runtime::start(config).await.unwrap();
+    let report = runtime.backfill_finished().await.unwrap().unwrap();
+    assert!(report.transactions >= 50_000, "{report:?}");
+    assert!(report.labels > 0, "{report:?}");
+    assert_online_equals_offline(&runtime, &features, 50_000).await;
+    let unscored = runtime.metrics.features_unscored.get();
+    assert_eq!(
+        unscored, report.transactions,
+        "every vector reached the scorer"
+    );
+}
+
+#[actix_rt::test]
+async fn restarts_in_the_middle_of_the_stream_do_not_change_features() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = runtime_config(&sqlite_url(&dir));
+    config.backfill_days = 20;
+    config.producer.batch_size = 50;
+    let features = config.features.clone();
+    let mut runtime = Runtime::start(config).await.unwrap();
+    // Panics and errors while the backfill streams: each one rebuilds the
+    // engine's state from the store.
+    let metrics = runtime.metrics.clone();
+    for (fault, after) in [
+        (Fault::Panic, 2000),
+        (Fault::Error, 5000),
+        (Fault::Panic, 8000),
+    ] {
+        let m = metrics.clone();
+        wait_until("backfill progress", Duration::from_secs(60), move || {
+            let m = m.clone();
+            async move { m.feature_consumer_messages.get() >= after }
+        })
+        .await;
+        runtime.faults.inject("feature_engine", fault);
+    }
+    let report = runtime.backfill_finished().await.unwrap().unwrap();
+    assert!(report.transactions > 9000, "{report:?}");
+    assert_eq!(runtime.faults.pending("feature_engine"), 0);
+    let engine = runtime
+        .health
+        .snapshot()
+        .into_iter()
+        .find(|a| a.name == "feature_engine")
+        .unwrap();
+    assert_eq!(engine.restarts, 3, "{engine:?}");
+    assert_eq!(
+        runtime.store.count_raw_events().await.unwrap(),
+        report.transactions
+    );
+    assert_online_equals_offline(&runtime, &features, 1000).await;
+}
+
+#[actix_rt::test]
+async fn a_restarted_runtime_continues_with_the_same_features() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(&dir);
+    let mut config = runtime_config(&url);
+    config.backfill_days = 10;
+    let features = config.features.clone();
+    let mut first = Runtime::start(config.clone()).await.unwrap();
+    first.backfill_finished().await.unwrap().unwrap();
+    drop(first);
+    // The second process streams live events on top of the stored history.
+    config.producer.rate = 300.0;
+    let mut second = Runtime::start(config).await.unwrap();
+    second.ready().await.unwrap();
+    let metrics = second.metrics.clone();
+    wait_until("live events", Duration::from_secs(20), || {
+        let m = metrics.clone();
+        async move { m.feature_consumer_messages.get() >= 300 }
+    })
+    .await;
+    second.stop_producer().await;
+    assert_online_equals_offline(&second, &features, 1000).await;
+}
+
+#[actix_rt::test]
+async fn offline_rebuild_rewrites_identical_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = runtime_config(&sqlite_url(&dir));
+    config.backfill_days = 5;
+    let features = config.features.clone();
+    let mut runtime = Runtime::start(config).await.unwrap();
+    runtime.backfill_finished().await.unwrap().unwrap();
+    let before = runtime.store.feature_rows().await.unwrap();
+    let report = rebuild_all(&runtime.store, &features).await.unwrap();
+    assert_eq!(report.transactions, before.len());
+    assert_eq!(runtime.store.feature_rows().await.unwrap(), before);
+}
