@@ -143,3 +143,70 @@ async fn offline_rebuild_rewrites_identical_rows() {
     assert_eq!(report.transactions, before.len());
     assert_eq!(runtime.store.feature_rows().await.unwrap(), before);
 }
+
+#[actix_rt::test]
+async fn a_redelivered_batch_changes_nothing() {
+    use vigil_actors::messages::{EventSource, TransactionBatch};
+    use vigil_core::features::HistoryEvent;
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = runtime_config(&sqlite_url(&dir));
+    config.backfill_days = 3;
+    config.producer.rate = 300.0;
+    let features = config.features.clone();
+    let mut runtime = Runtime::start(config).await.unwrap();
+    runtime.backfill_finished().await.unwrap().unwrap();
+    let metrics = runtime.metrics.clone();
+    let backfilled = metrics.feature_consumer_messages.get();
+    wait_until("live events", Duration::from_secs(20), || {
+        let m = metrics.clone();
+        async move { m.feature_consumer_messages.get() >= backfilled + 300 }
+    })
+    .await;
+    runtime.stop_producer().await;
+    let before = runtime.store.feature_rows().await.unwrap();
+    let again: Vec<_> = runtime
+        .store
+        .history(None, HistoryScope::All)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|e| match e {
+            HistoryEvent::Transaction(t) => Some(t),
+            HistoryEvent::Label(_) => None,
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        // The newest ones: within the allowed lateness, so processing them
+        // again would change the state.
+        .take(200)
+        .collect();
+    let batch = TransactionBatch {
+        source: EventSource::Api,
+        transactions: again,
+    };
+    runtime.bus.publish(batch.clone()).await.unwrap();
+    runtime.bus.publish(batch.clone()).await.unwrap();
+    assert_eq!(runtime.store.feature_rows().await.unwrap(), before);
+    assert_eq!(
+        runtime.store.count_raw_events().await.unwrap(),
+        before.len() as u64
+    );
+
+    // Events after the redelivery see the same users and merchants: their
+    // features would differ from the offline ones had the duplicates been
+    // counted again.
+    let mut later: Vec<_> = batch.transactions.iter().take(200).cloned().collect();
+    let newest = before.len();
+    for (i, t) in later.iter_mut().enumerate() {
+        t.transaction_id = uuid::Uuid::new_v4();
+        t.timestamp = chrono::Utc::now() + chrono::TimeDelta::milliseconds(i as i64);
+    }
+    let later = TransactionBatch {
+        source: EventSource::Api,
+        transactions: later,
+    };
+    runtime.bus.publish(later).await.unwrap();
+    assert_online_equals_offline(&runtime, &features, newest + 200).await;
+}

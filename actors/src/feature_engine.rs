@@ -1,10 +1,10 @@
 //! FeatureEngine: turns every transaction into its behavioural feature
 //! vector, persists it, and forwards it to the Scorer.
 //!
-//! The store is the source of truth for what has been processed: a
-//! transaction that already has a feature row is skipped (redelivery), and
-//! a restarted engine rebuilds its state from exactly the transactions that
-//! have feature rows, so features computed across a restart equal those
+//! A transaction the state already holds is skipped (redelivery). Feature
+//! rows are written in one database transaction per batch, and a restarted
+//! engine rebuilds its state from exactly the transactions that have
+//! feature rows, so features computed across a restart equal those
 //! computed without one.
 
 use std::sync::Arc;
@@ -95,28 +95,22 @@ impl Handles<TransactionBatch> for FeatureEngine {
     type Reply = u64;
 
     async fn handle(&mut self, batch: &TransactionBatch) -> Result<u64, ActorError> {
-        let ids: Vec<_> = batch
-            .transactions
-            .iter()
-            .map(|t| t.transaction_id)
-            .collect();
-        let done = self.store.featurized(&ids).await?;
-        let fresh: Vec<&Transaction> = batch
-            .transactions
-            .iter()
-            .filter(|t| !done.contains(&t.transaction_id))
-            .collect();
-        let rows: Vec<(&Transaction, FeatureVector)> = fresh
-            .into_iter()
-            .map(|t| {
-                let started = Instant::now();
-                let features = self.state.process(t);
-                self.metrics
-                    .feature_latency
-                    .observe(started.elapsed().as_secs_f64());
-                (t, features)
-            })
-            .collect();
+        let mut rows: Vec<(&Transaction, FeatureVector)> =
+            Vec::with_capacity(batch.transactions.len());
+        for t in &batch.transactions {
+            // A redelivered transaction is already in the state (and its
+            // row in the store): counting it again would skew its user's
+            // and merchant's windows.
+            if self.state.remembers(&t.transaction_id) {
+                continue;
+            }
+            let started = Instant::now();
+            let features = self.state.process(t);
+            self.metrics
+                .feature_latency
+                .observe(started.elapsed().as_secs_f64());
+            rows.push((t, features));
+        }
         self.store.insert_features(&rows, OnExisting::Keep).await?;
         self.metrics
             .feature_consumer_messages

@@ -1,14 +1,9 @@
 //! `transaction_features`: one row per transaction, one column per feature,
 //! idempotent on `transaction_id`.
 
-use std::collections::HashSet;
-
 use chrono::Utc;
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait,
-};
+use sea_orm::{ActiveValue::Set, DbErr, EntityTrait, QueryOrder, TransactionTrait};
 use uuid::Uuid;
 use vigil_core::Transaction;
 use vigil_core::features::FeatureVector;
@@ -57,22 +52,6 @@ impl Store {
                 .await?;
         }
         txn.commit().await
-    }
-
-    /// Which of `ids` already have a feature row.
-    pub async fn featurized(&self, ids: &[Uuid]) -> Result<HashSet<Uuid>, DbErr> {
-        let mut found = HashSet::new();
-        for chunk in ids.chunks(CHUNK) {
-            let rows: Vec<Uuid> = transaction_feature::Entity::find()
-                .select_only()
-                .column(Column::TransactionId)
-                .filter(Column::TransactionId.is_in(chunk.iter().copied()))
-                .into_tuple()
-                .all(&self.db)
-                .await?;
-            found.extend(rows);
-        }
-        Ok(found)
     }
 
     /// Every stored feature row, oldest event first.

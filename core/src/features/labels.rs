@@ -50,6 +50,11 @@ impl Default for LabelBook {
 }
 
 impl LabelBook {
+    /// Whether the transaction is remembered.
+    pub fn contains(&self, id: &Uuid) -> bool {
+        self.entries.contains_key(id)
+    }
+
     /// Remembers a stored transaction.
     pub fn attach(&mut self, id: Uuid, merchant: u32, time: i64) {
         self.oldest = self.oldest.min(time);

@@ -102,6 +102,16 @@ impl FeatureState {
         assemble(t, time, &user, &merchant)
     }
 
+    /// Whether transaction `id` was added to the state and is still within
+    /// the span the state keeps (30 days plus the label delay). A caller
+    /// that may see a transaction twice (redelivery, retries) checks this
+    /// first: processing it again would count it twice. A duplicate older
+    /// than that span is beyond the allowed lateness anyway, so processing
+    /// it changes nothing.
+    pub fn remembers(&self, id: &uuid::Uuid) -> bool {
+        self.book.contains(id)
+    }
+
     /// Records a label: a fraud label for a transaction in the state makes
     /// it count as fraud for features at or after `labeled_at`; anything
     /// else is ignored, and applying the same label twice changes nothing.
