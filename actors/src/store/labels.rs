@@ -1,11 +1,11 @@
 //! `labels`: feedback that arrives late. Idempotent on `label_id`.
 
 use chrono::Utc;
-use sea_orm::{ActiveValue::Set, DbErr, EntityTrait, TryInsertResult};
+use sea_orm::{ActiveValue::Set, DbErr};
 use vigil_core::Label;
 
-use super::Store;
 use super::entity::label;
+use super::{Store, insert_new};
 
 const CHUNK: usize = 1000;
 
@@ -23,13 +23,7 @@ impl Store {
                 labeled_at: Set(l.labeled_at),
                 received_at: Set(received_at),
             });
-            let result = label::Entity::insert_many(rows)
-                .on_conflict_do_nothing()
-                .exec_without_returning(&self.db)
-                .await?;
-            if let TryInsertResult::Inserted(n) = result {
-                inserted += n;
-            }
+            inserted += insert_new(&self.db, rows).await?;
         }
         Ok(inserted)
     }

@@ -121,6 +121,27 @@ impl Store {
     }
 }
 
+/// Inserts `rows`, skipping those whose primary key is already stored;
+/// returns how many were new. The one idempotent write path of the
+/// insert-only tables.
+async fn insert_new<A>(
+    db: &DatabaseConnection,
+    rows: impl IntoIterator<Item = A>,
+) -> Result<u64, DbErr>
+where
+    A: sea_orm::ActiveModelTrait,
+{
+    use sea_orm::EntityTrait;
+    let result = A::Entity::insert_many(rows)
+        .on_conflict_do_nothing()
+        .exec_without_returning(db)
+        .await?;
+    Ok(match result {
+        sea_orm::TryInsertResult::Inserted(n) => n,
+        _ => 0,
+    })
+}
+
 /// True when `err` means the database could not be reached (as opposed to
 /// a query it refused): such failures are worth retrying as they are.
 pub fn is_unavailable(err: &DbErr) -> bool {

@@ -2,11 +2,11 @@
 //! path in Vigil updates or deletes a raw event.
 
 use chrono::Utc;
-use sea_orm::{ActiveValue::Set, EntityTrait, PaginatorTrait, QuerySelect, TryInsertResult};
+use sea_orm::{ActiveValue::Set, EntityTrait, PaginatorTrait, QuerySelect};
 use vigil_core::Transaction;
 
-use super::Store;
 use super::entity::raw_event;
+use super::{Store, insert_new};
 use sea_orm::DbErr;
 
 /// Rows per INSERT statement: below SQLite's and PostgreSQL's limits on
@@ -25,13 +25,7 @@ impl Store {
         let mut inserted = 0;
         for chunk in transactions.chunks(CHUNK) {
             let rows = chunk.iter().map(|t| active_model(t, source, received_at));
-            let result = raw_event::Entity::insert_many(rows)
-                .on_conflict_do_nothing()
-                .exec_without_returning(&self.db)
-                .await?;
-            if let TryInsertResult::Inserted(n) = result {
-                inserted += n;
-            }
+            inserted += insert_new(&self.db, rows).await?;
         }
         Ok(inserted)
     }
