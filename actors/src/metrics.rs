@@ -127,11 +127,6 @@ impl Metrics {
         }
     }
 
-    /// The registry, for components that add metrics of their own.
-    pub fn registry(&self) -> &Registry {
-        &self.registry
-    }
-
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
         let mut buffer = Vec::new();

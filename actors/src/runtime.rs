@@ -12,7 +12,7 @@ use crate::bus::{Bus, InProcessBus};
 use crate::error::Undelivered;
 use crate::faults::FaultInjector;
 use crate::feature_engine::FeatureEngine;
-use crate::health::{HealthRegistry, HealthReport, RestartBudget};
+use crate::health::{HealthRegistry, RestartBudget};
 use crate::idle::{Alerter, DriftChecker, Retrainer};
 use crate::messages::{Backfill, BackfillReport, Healthz, Tick};
 use crate::metrics::Metrics;
@@ -151,11 +151,6 @@ impl Runtime {
             let _ = stop.send(true);
             let _ = handle.await;
         }
-    }
-
-    /// Health of the store and of every actor.
-    pub async fn health_report(&self) -> HealthReport {
-        crate::health::report(&self.store, &self.health).await
     }
 }
 
