@@ -4,6 +4,7 @@
 //! benchmarked without a runtime.
 
 pub mod features;
+pub mod model;
 pub mod synth;
 pub mod transaction;
 
