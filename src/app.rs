@@ -3,12 +3,20 @@
 use std::time::Instant;
 
 use actix_web::{App, HttpServer};
+use vigil_actors::alerter::WebhookSettings;
 use vigil_actors::health::RestartBudget;
 use vigil_actors::producer::ProducerSettings;
 use vigil_actors::store::Store;
 use vigil_actors::supervisor::SupervisionPolicy;
+use vigil_actors::training::TrainingSettings;
 use vigil_actors::{Runtime, RuntimeConfig};
 use vigil_core::features::FeatureConfig;
+use vigil_core::model::Thresholds;
+use vigil_core::model::dataset::SplitConfig;
+use vigil_core::model::gates::QualityGates;
+use vigil_core::model::gbdt::GbdtParams;
+use vigil_core::model::iforest::IsolationForestParams;
+use vigil_core::model::training::TrainingParams;
 use vigil_core::synth::SynthConfig;
 
 use crate::config::Config;
@@ -64,6 +72,60 @@ pub fn runtime_config(config: &Config) -> RuntimeConfig {
             max_restarts: s.max_restarts,
             window: s.restart_window,
         },
+        thresholds: thresholds(config),
+        training: training_settings(config),
+        retrain_schedule: Some(config.model.retrain_schedule.clone()).filter(|c| !c.is_empty()),
+        train_on_start: config.model.train_on_start,
+        webhook: config
+            .alerts
+            .webhook_url
+            .clone()
+            .map(|url| WebhookSettings {
+                url,
+                attempts: config.alerts.webhook_attempts,
+                timeout: config.alerts.webhook_timeout,
+                backoff: std::time::Duration::from_millis(200),
+            }),
+    }
+}
+
+fn thresholds(config: &Config) -> Thresholds {
+    Thresholds {
+        review: config.model.review_threshold,
+        block: config.model.block_threshold,
+    }
+}
+
+/// How models are trained and judged, from the `[model]` section.
+pub fn training_settings(config: &Config) -> TrainingSettings {
+    let m = &config.model;
+    let params = TrainingParams {
+        gbdt: GbdtParams {
+            iterations: m.iterations,
+            learning_rate: m.learning_rate,
+            max_depth: m.max_depth,
+            seed: config.seed,
+            ..GbdtParams::default()
+        },
+        iforest: IsolationForestParams {
+            trees: m.iforest_trees,
+            seed: config.seed,
+            ..IsolationForestParams::default()
+        },
+        split: SplitConfig {
+            label_delay: to_time_delta(config.features.label_delay),
+            test_fraction: m.test_fraction,
+        },
+        thresholds: thresholds(config),
+        card_k: m.card_k,
+    };
+    TrainingSettings {
+        params,
+        gates: QualityGates {
+            min_pr_auc: m.min_pr_auc,
+            min_recall: m.min_recall,
+        },
+        mlflow_uri: config.mlflow.tracking_uri.clone(),
     }
 }
 
@@ -77,7 +139,7 @@ fn to_time_delta(duration: std::time::Duration) -> chrono::TimeDelta {
 pub async fn serve(config: Config) -> Result<(), AppError> {
     let started = Instant::now();
     let runtime = Runtime::start(runtime_config(&config)).await?;
-    let state = AppState::of(&runtime);
+    let state = AppState::of(&runtime, config.api_key.clone());
     let max_body = config.http.max_body_bytes;
     let server =
         HttpServer::new(move || App::new().configure(http::configure(state.clone(), max_body)))

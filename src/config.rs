@@ -13,14 +13,21 @@ use serde::{Deserialize, Serialize};
 
 /// The sections of the configuration file; an environment variable whose
 /// name starts with one of them (plus `_`) sets a key of that section.
-const SECTIONS: [&str; 6] = [
+const SECTIONS: [&str; 10] = [
     "http",
     "database",
     "kafka",
     "producer",
     "backfill",
+    "features",
     "supervisor",
+    "model",
+    "alerts",
+    "mlflow",
 ];
+
+/// MLflow's own variable, honoured when `mlflow.tracking_uri` is not set.
+const MLFLOW_ENV: &str = "MLFLOW_TRACKING_URI";
 
 /// The file read when `--config` is not given, if it exists.
 pub const DEFAULT_FILE: &str = "vigil.toml";
@@ -54,6 +61,9 @@ pub struct Config {
     pub backfill: BackfillConfig,
     pub features: FeaturesConfig,
     pub supervisor: SupervisorConfig,
+    pub model: ModelConfig,
+    pub alerts: AlertsConfig,
+    pub mlflow: MlflowConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -136,6 +146,82 @@ pub struct SupervisorConfig {
     pub mailbox_capacity: usize,
 }
 
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelConfig {
+    /// Cron expression with seconds for scheduled retraining ("" = off).
+    pub retrain_schedule: String,
+    /// Train after start-up (and any backfill) when no model is in production.
+    pub train_on_start: bool,
+    /// Probability from which a transaction is sent to REVIEW.
+    pub review_threshold: f64,
+    /// Probability above which a transaction is blocked.
+    pub block_threshold: f64,
+    /// Quality gate: minimum PR-AUC on the test window.
+    pub min_pr_auc: f64,
+    /// Quality gate: minimum recall at the review threshold.
+    pub min_recall: f64,
+    /// Boosting rounds (trees).
+    pub iterations: usize,
+    pub learning_rate: f32,
+    pub max_depth: usize,
+    /// Isolation Forest trees.
+    pub iforest_trees: usize,
+    /// Share of the labelled span held out for testing.
+    pub test_fraction: f64,
+    /// k of Card Precision@k.
+    pub card_k: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertsConfig {
+    /// URL each new REVIEW / BLOCK alert is POSTed to (unset = none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_url: Option<String>,
+    /// Delivery attempts per alert.
+    pub webhook_attempts: u32,
+    #[serde(with = "humantime_serde")]
+    pub webhook_timeout: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct MlflowConfig {
+    /// MLflow tracking server; falls back to `MLFLOW_TRACKING_URI`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tracking_uri: Option<String>,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        ModelConfig {
+            retrain_schedule: "0 0 3 * * *".into(),
+            train_on_start: true,
+            review_threshold: 0.3,
+            block_threshold: 0.7,
+            min_pr_auc: 0.15,
+            min_recall: 0.30,
+            iterations: 100,
+            learning_rate: 0.1,
+            max_depth: 6,
+            iforest_trees: 100,
+            test_fraction: 0.25,
+            card_k: 20,
+        }
+    }
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        AlertsConfig {
+            webhook_url: None,
+            webhook_attempts: 3,
+            webhook_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -149,6 +235,9 @@ impl Default for Config {
             backfill: BackfillConfig::default(),
             features: FeaturesConfig::default(),
             supervisor: SupervisorConfig::default(),
+            model: ModelConfig::default(),
+            alerts: AlertsConfig::default(),
+            mlflow: MlflowConfig::default(),
         }
     }
 }
@@ -232,11 +321,14 @@ impl Config {
         let env = Env::prefixed("VIGIL_")
             .ignore(&["config"])
             .map(|key| env_key_path(key.as_str()).into());
-        let config: Config = figment
+        let mut config: Config = figment
             .merge(env)
             .merge(Serialized::defaults(overrides))
             .extract()
             .map_err(Box::new)?;
+        if config.mlflow.tracking_uri.is_none() {
+            config.mlflow.tracking_uri = std::env::var(MLFLOW_ENV).ok().filter(|v| !v.is_empty());
+        }
         config.validate()?;
         Ok(config)
     }
@@ -291,11 +383,55 @@ impl Config {
                 "must start with postgres://, postgresql:// or sqlite:",
             ));
         }
+        self.validate_model()?;
+        if let Some(url) = &self.alerts.webhook_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(invalid(
+                "alerts.webhook_url",
+                "must start with http:// or https://",
+            ));
+        }
+        if self.alerts.webhook_attempts == 0 {
+            return Err(invalid("alerts.webhook_attempts", "must be at least 1"));
+        }
         if self.kafka.brokers.is_some() {
             return Err(invalid(
                 "kafka.brokers",
                 "is set, but this build has no Kafka transport yet; unset it to use the in-process bus",
             ));
+        }
+        Ok(())
+    }
+
+    fn validate_model(&self) -> Result<(), ConfigError> {
+        let invalid = |key, message: String| ConfigError::Invalid { key, message };
+        let m = &self.model;
+        let thresholds = vigil_core::model::Thresholds {
+            review: m.review_threshold,
+            block: m.block_threshold,
+        };
+        thresholds
+            .validate()
+            .map_err(|e| invalid("model.review_threshold", e))?;
+        if !m.retrain_schedule.is_empty() {
+            vigil_actors::schedule::validate_cron(&m.retrain_schedule)
+                .map_err(|e| invalid("model.retrain_schedule", e))?;
+        }
+        if !(0.05..=0.5).contains(&m.test_fraction) {
+            return Err(invalid(
+                "model.test_fraction",
+                "must be between 0.05 and 0.5".into(),
+            ));
+        }
+        if m.iterations == 0 || m.max_depth == 0 || m.iforest_trees == 0 || m.card_k == 0 {
+            return Err(invalid(
+                "model.iterations",
+                "iterations, max_depth, iforest_trees and card_k must be at least 1".into(),
+            ));
+        }
+        if !(m.learning_rate > 0.0 && m.learning_rate <= 1.0) {
+            return Err(invalid("model.learning_rate", "must be in (0, 1]".into()));
         }
         Ok(())
     }

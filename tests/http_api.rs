@@ -24,7 +24,8 @@ async fn health_actors_and_metrics_describe_the_running_system() {
     .await;
     runtime.stop_producer().await;
     let app =
-        test::init_service(App::new().configure(configure(AppState::of(&runtime), 65536))).await;
+        test::init_service(App::new().configure(configure(AppState::of(&runtime, None), 65536)))
+            .await;
 
     let response =
         test::call_service(&app, test::TestRequest::get().uri("/health").to_request()).await;
@@ -94,7 +95,8 @@ async fn unknown_paths_get_a_json_404() {
         .await
         .unwrap();
     let app =
-        test::init_service(App::new().configure(configure(AppState::of(&runtime), 65536))).await;
+        test::init_service(App::new().configure(configure(AppState::of(&runtime, None), 65536)))
+            .await;
     let response =
         test::call_service(&app, test::TestRequest::get().uri("/nope").to_request()).await;
     assert_eq!(response.status(), 404);

@@ -33,7 +33,8 @@ async fn streaming_runtime(dir: &tempfile::TempDir) -> Runtime {
 
 async fn actors_json(runtime: &Runtime) -> Vec<Value> {
     let app =
-        test::init_service(App::new().configure(configure(AppState::of(runtime), 65536))).await;
+        test::init_service(App::new().configure(configure(AppState::of(runtime, None), 65536)))
+            .await;
     let body: Value = test::call_and_read_body_json(
         &app,
         test::TestRequest::get().uri("/health/actors").to_request(),
@@ -137,7 +138,8 @@ async fn too_many_restarts_mark_an_actor_failed_and_health_unavailable() {
     let runtime = Runtime::start(config).await.unwrap();
     runtime.ready().await.unwrap();
     let app =
-        test::init_service(App::new().configure(configure(AppState::of(&runtime), 65536))).await;
+        test::init_service(App::new().configure(configure(AppState::of(&runtime, None), 65536)))
+            .await;
     let health =
         test::call_service(&app, test::TestRequest::get().uri("/health").to_request()).await;
     assert_eq!(health.status(), 200);

@@ -26,16 +26,6 @@ macro_rules! idle_actor {
 }
 
 idle_actor!(
-    /// Records and forwards REVIEW / BLOCK decisions.
-    Alerter,
-    "alerter"
-);
-idle_actor!(
-    /// Trains, evaluates and promotes models on a schedule.
-    Retrainer,
-    "retrainer"
-);
-idle_actor!(
     /// Compares recent features with a reference window on a schedule.
     DriftChecker,
     "drift_checker"

@@ -5,6 +5,7 @@
 //! retries the failing message once and dead-letters it after that. The
 //! [`runtime::Runtime`] spawns them all and wires them through the bus.
 
+pub mod alerter;
 pub mod bus;
 pub mod error;
 pub mod faults;
@@ -13,12 +14,16 @@ pub mod health;
 pub mod idle;
 pub mod messages;
 pub mod metrics;
+pub mod mlflow;
 pub mod producer;
 pub mod raw_store;
+pub mod retrainer;
 pub mod runtime;
+pub mod schedule;
 pub mod scorer;
 pub mod store;
 pub mod supervisor;
+pub mod training;
 
 pub use error::{ActorError, Undelivered};
 pub use health::HealthReport;

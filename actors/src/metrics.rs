@@ -2,8 +2,8 @@
 //! the Grafana dashboards and alert rules rely on them.
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, Gauge, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec,
+    Opts, Registry, TextEncoder,
 };
 
 /// Every metric the runtime exports, registered in one registry of its own
@@ -27,6 +27,22 @@ pub struct Metrics {
     pub feature_latency: Histogram,
     /// fraud_features_unscored_total: feature vectors that arrived while no model was loaded
     pub features_unscored: IntCounter,
+    /// fraud_scoring_requests_total: transactions scored (stream and API)
+    pub scoring_requests: IntCounter,
+    /// fraud_scoring_latency_seconds: model + explanation time per transaction
+    pub scoring_latency: Histogram,
+    /// fraud_model_predictions{decision}
+    pub model_predictions: IntCounterVec,
+    /// fraud_alerts_created_total
+    pub alerts_created: IntCounter,
+    /// fraud_alert_webhook_failures_total: alerts the webhook never accepted
+    pub alert_webhook_failures: IntCounter,
+    /// fraud_model_version: the production model's version (0 = none)
+    pub model_version: IntGauge,
+    /// fraud_model_trainings_total{outcome}: promoted, candidate, failed
+    pub model_trainings: IntCounterVec,
+    /// fraud_model_training_seconds: duration of the last training
+    pub model_training_seconds: Gauge,
     /// fraud_dead_letters_total{actor}
     pub dead_letters: IntCounterVec,
     /// fraud_actor_restarts_total{actor}
@@ -81,6 +97,45 @@ impl Metrics {
                 "fraud_features_unscored_total",
                 "Feature vectors received while no model was loaded",
             ),
+            scoring_requests: counter(
+                "fraud_scoring_requests_total",
+                "Transactions scored, from the stream and the API",
+            ),
+            scoring_latency: Histogram::with_opts(
+                HistogramOpts::new(
+                    "fraud_scoring_latency_seconds",
+                    "Time to score and explain one transaction",
+                )
+                .buckets(vec![
+                    1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 5e-2,
+                ]),
+            )
+            .expect("valid metric definition"),
+            model_predictions: counter_vec(
+                "fraud_model_predictions",
+                "Decisions taken, by decision",
+                "decision",
+            ),
+            alerts_created: counter("fraud_alerts_created_total", "Alerts opened"),
+            alert_webhook_failures: counter(
+                "fraud_alert_webhook_failures_total",
+                "Alerts the webhook did not accept after every retry",
+            ),
+            model_version: IntGauge::new(
+                "fraud_model_version",
+                "Version of the production model (0 when none)",
+            )
+            .expect("valid metric definition"),
+            model_trainings: counter_vec(
+                "fraud_model_trainings_total",
+                "Trainings by outcome: promoted, candidate or failed",
+                "outcome",
+            ),
+            model_training_seconds: Gauge::new(
+                "fraud_model_training_seconds",
+                "Duration of the last training",
+            )
+            .expect("valid metric definition"),
             dead_letters: counter_vec(
                 "fraud_dead_letters_total",
                 "Messages written to dead_letters",
@@ -115,6 +170,14 @@ impl Metrics {
             Box::new(self.feature_consumer_messages.clone()),
             Box::new(self.feature_latency.clone()),
             Box::new(self.features_unscored.clone()),
+            Box::new(self.scoring_requests.clone()),
+            Box::new(self.scoring_latency.clone()),
+            Box::new(self.model_predictions.clone()),
+            Box::new(self.alerts_created.clone()),
+            Box::new(self.alert_webhook_failures.clone()),
+            Box::new(self.model_version.clone()),
+            Box::new(self.model_trainings.clone()),
+            Box::new(self.model_training_seconds.clone()),
             Box::new(self.dead_letters.clone()),
             Box::new(self.actor_restarts.clone()),
             Box::new(self.actor_mailbox_depth.clone()),

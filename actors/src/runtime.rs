@@ -8,20 +8,25 @@ use chrono::{TimeDelta, Utc};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::alerter::{Alerter, WebhookSettings};
 use crate::bus::{Bus, InProcessBus};
 use crate::error::Undelivered;
 use crate::faults::FaultInjector;
 use crate::feature_engine::FeatureEngine;
 use crate::health::{HealthRegistry, RestartBudget};
-use crate::idle::{Alerter, DriftChecker, Retrainer};
-use crate::messages::{Backfill, BackfillReport, Healthz, Tick};
+use crate::idle::DriftChecker;
+use crate::messages::{Backfill, BackfillReport, FeatureBatch, Healthz, Promote, Retrain, Tick};
 use crate::metrics::Metrics;
 use crate::producer::{Producer, ProducerSettings};
 use crate::raw_store::RawStore;
+use crate::retrainer::Retrainer;
+use crate::schedule::{Schedule, ScheduleError};
 use crate::scorer::Scorer;
 use crate::store::{Store, StoreError};
 use crate::supervisor::{Link, Supervision, SupervisionPolicy};
+use crate::training::TrainingSettings;
 use vigil_core::features::FeatureConfig;
+use vigil_core::model::Thresholds;
 
 /// Everything the runtime needs to start.
 #[derive(Debug, Clone)]
@@ -35,6 +40,15 @@ pub struct RuntimeConfig {
     pub tick: Duration,
     pub supervision: SupervisionPolicy,
     pub restart_budget: RestartBudget,
+    /// Probability cut-offs for APPROVE / REVIEW / BLOCK.
+    pub thresholds: Thresholds,
+    pub training: TrainingSettings,
+    /// Cron expression (with seconds) for scheduled retraining; None = off.
+    pub retrain_schedule: Option<String>,
+    /// Train at start-up (after any backfill) when no model is in production.
+    pub train_on_start: bool,
+    /// Where alerts are posted, if anywhere.
+    pub webhook: Option<WebhookSettings>,
 }
 
 /// Why the runtime could not start.
@@ -44,6 +58,8 @@ pub enum RuntimeError {
     Store(#[from] StoreError),
     #[error("cannot read the store: {0}")]
     Query(#[from] sea_orm::DbErr),
+    #[error(transparent)]
+    Schedule(#[from] ScheduleError),
 }
 
 /// A running Vigil: its store, actors and their observability.
@@ -53,9 +69,17 @@ pub struct Runtime {
     pub health: Arc<HealthRegistry>,
     pub faults: FaultInjector,
     pub bus: Bus,
+    /// Scores stored transactions (`POST /score` by id).
+    pub scorer: Link<FeatureBatch>,
+    /// Trains a model on request.
+    pub retrainer: Link<Retrain>,
+    /// Promotes a registered version.
+    pub promoter: Link<Promote>,
     probes: Vec<Link<Healthz>>,
     backfill: Option<JoinHandle<Result<BackfillReport, Undelivered>>>,
     ticker: Option<(watch::Sender<bool>, JoinHandle<()>)>,
+    /// Kept so scheduled jobs live as long as the runtime.
+    _schedule: Schedule,
 }
 
 impl Runtime {
@@ -75,7 +99,23 @@ impl Runtime {
         };
 
         let raw_store = supervision.spawn(RawStore::factory(store.clone(), metrics.clone()));
-        let scorer = supervision.spawn(Scorer::factory(metrics.clone()));
+        let alerter = supervision.spawn(Alerter::factory(
+            store.clone(),
+            metrics.clone(),
+            config.webhook.clone(),
+        ));
+        let scorer = supervision.spawn(Scorer::factory(
+            store.clone(),
+            config.thresholds,
+            metrics.clone(),
+            alerter.link(),
+        ));
+        let retrainer = supervision.spawn(Retrainer::factory(
+            store.clone(),
+            config.training.clone(),
+            metrics.clone(),
+            scorer.link(),
+        ));
         let feature_engine = supervision.spawn(FeatureEngine::factory(
             store.clone(),
             config.features.clone(),
@@ -89,9 +129,13 @@ impl Runtime {
         in_process.subscribe_labels(feature_engine.link());
         let bus = Bus::InProcess(in_process);
 
-        let mut probes = vec![raw_store.link(), feature_engine.link(), scorer.link()];
-        probes.push(supervision.spawn(Alerter::factory()).link());
-        probes.push(supervision.spawn(Retrainer::factory()).link());
+        let mut probes = vec![
+            raw_store.link(),
+            feature_engine.link(),
+            scorer.link(),
+            alerter.link(),
+            retrainer.link(),
+        ];
         probes.push(supervision.spawn(DriftChecker::factory()).link());
         let producer = supervision.spawn(Producer::factory(
             config.producer.clone(),
@@ -100,16 +144,25 @@ impl Runtime {
         ));
         probes.insert(0, producer.link());
 
+        let (history_ready, history_known) = watch::channel(false);
         let backfill = if config.backfill_days > 0 && !store.has_raw_events().await? {
             let to = Utc::now();
             let from = to - TimeDelta::days(i64::from(config.backfill_days));
             let link = producer.link::<Backfill, _>();
             Some(actix::spawn(async move {
-                link.send(Backfill { from, to }).await
+                let report = link.send(Backfill { from, to }).await;
+                let _ = history_ready.send(true);
+                report
             }))
         } else {
+            let _ = history_ready.send(true);
             None
         };
+        if config.train_on_start {
+            spawn_first_training(store.clone(), retrainer.link(), history_known);
+        }
+        let schedule =
+            Schedule::start(config.retrain_schedule.as_deref(), retrainer.link()).await?;
         let ticker = (config.producer.rate > 0.0 || backfill.is_some())
             .then(|| spawn_ticker(producer.link(), config.tick));
 
@@ -119,9 +172,13 @@ impl Runtime {
             health,
             faults,
             bus,
+            scorer: scorer.link(),
+            retrainer: retrainer.link(),
+            promoter: retrainer.link(),
             probes,
             backfill,
             ticker,
+            _schedule: schedule,
         })
     }
 
@@ -160,6 +217,32 @@ impl Drop for Runtime {
             let _ = stop.send(true);
         }
     }
+}
+
+/// Trains once the history is in, unless a model is already in production:
+/// a fresh `cargo run` serves a model right after its backfill.
+fn spawn_first_training(
+    store: Store,
+    retrainer: Link<Retrain>,
+    mut history: watch::Receiver<bool>,
+) {
+    actix::spawn(async move {
+        if history.wait_for(|ready| *ready).await.is_err() {
+            return;
+        }
+        match store.production_model().await {
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                let retrain = Retrain {
+                    trigger: "startup".into(),
+                };
+                if let Err(undelivered) = retrainer.send(retrain).await {
+                    tracing::error!(%undelivered, "start-up training failed");
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "cannot look up the production model"),
+        }
+    });
 }
 
 /// Sends `Tick` to the producer every `period` until told to stop. Each

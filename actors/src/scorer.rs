@@ -1,31 +1,105 @@
-//! Scorer: scores feature vectors with the production model.
+//! Scorer: scores feature vectors with the production model, stores every
+//! score and hands REVIEW / BLOCK decisions to the Alerter.
 //!
-//! Until a model has been trained and promoted there is nothing to score
-//! with: feature batches are acknowledged and counted as unscored, which
-//! `/health/actors` and `fraud_features_unscored_total` show.
+//! The model is swapped by a `SwapModel` message. The actor handles one
+//! message at a time, so a swap lands between two batches: no batch is
+//! scored half with one model and half with the other, and none is
+//! dropped. Until a model has been promoted there is nothing to score
+//! with: batches are acknowledged and counted in
+//! `fraud_features_unscored_total`.
 
 use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::Utc;
+use vigil_core::Transaction;
+use vigil_core::features::FeatureVector;
+use vigil_core::model::{FraudModel, Thresholds};
 
 use crate::error::ActorError;
-use crate::messages::FeatureBatch;
+use crate::messages::{FeatureBatch, Scored, ScoredBatch, SwapModel};
 use crate::metrics::Metrics;
-use crate::supervisor::{Factory, Handles, Worker};
+use crate::store::Store;
+use crate::supervisor::{Factory, Handles, Link, Worker};
+
+/// The model being served and its registry version.
+struct Serving {
+    version: i32,
+    model: Arc<FraudModel>,
+}
 
 /// Scores transactions.
 pub struct Scorer {
+    serving: Option<Serving>,
+    thresholds: Thresholds,
+    store: Store,
     metrics: Arc<Metrics>,
+    alerter: Link<ScoredBatch>,
 }
 
 impl Scorer {
-    /// A factory for the supervisor.
-    pub fn factory(metrics: Arc<Metrics>) -> Factory<Scorer> {
+    /// A factory for the supervisor: each new scorer loads the production
+    /// model from the registry, so a restart serves the same model.
+    pub fn factory(
+        store: Store,
+        thresholds: Thresholds,
+        metrics: Arc<Metrics>,
+        alerter: Link<ScoredBatch>,
+    ) -> Factory<Scorer> {
         Arc::new(move || {
-            let scorer = Scorer {
-                metrics: metrics.clone(),
-            };
-            Box::pin(async move { Ok(scorer) })
+            let (store, metrics, alerter) = (store.clone(), metrics.clone(), alerter.clone());
+            Box::pin(async move {
+                let serving = load_production(&store).await?;
+                metrics
+                    .model_version
+                    .set(serving.as_ref().map_or(0, |s| i64::from(s.version)));
+                Ok(Scorer {
+                    serving,
+                    thresholds,
+                    store,
+                    metrics,
+                    alerter,
+                })
+            })
         })
     }
+
+    fn score(&self, serving: &Serving, t: &Transaction, features: &FeatureVector) -> Scored {
+        let started = Instant::now();
+        let prediction = serving.model.predict(features);
+        let elapsed = started.elapsed();
+        let decision = self.thresholds.decide(prediction.fraud_probability);
+        self.metrics.scoring_requests.inc();
+        self.metrics.scoring_latency.observe(elapsed.as_secs_f64());
+        self.metrics
+            .model_predictions
+            .with_label_values(&[decision.as_str()])
+            .inc();
+        Scored {
+            transaction_id: t.transaction_id,
+            user_id: t.user_id.clone(),
+            fraud_probability: prediction.fraud_probability,
+            anomaly_score: prediction.anomaly_score,
+            decision,
+            risk_factors: prediction.risk_factors,
+            model_version: serving.version,
+            latency_ms: elapsed.as_secs_f64() * 1e3,
+            scored_at: Utc::now(),
+        }
+    }
+}
+
+/// The production model from the registry, if there is one.
+async fn load_production(store: &Store) -> Result<Option<Serving>, ActorError> {
+    let Some(row) = store.production_model().await? else {
+        return Ok(None);
+    };
+    let model = FraudModel::from_bytes(&row.artifact)
+        .map_err(|e| ActorError::Failed(format!("model version {}: {e}", row.version)))?;
+    Ok(Some(Serving {
+        version: row.version,
+        model: Arc::new(model),
+    }))
 }
 
 impl Worker for Scorer {
@@ -33,12 +107,48 @@ impl Worker for Scorer {
 }
 
 impl Handles<FeatureBatch> for Scorer {
+    type Reply = Vec<Scored>;
+
+    async fn handle(&mut self, batch: &FeatureBatch) -> Result<Vec<Scored>, ActorError> {
+        let Some(serving) = &self.serving else {
+            self.metrics
+                .features_unscored
+                .inc_by(batch.rows.len() as u64);
+            return Ok(Vec::new());
+        };
+        let scores: Vec<Scored> = batch
+            .rows
+            .iter()
+            .map(|(t, f)| self.score(serving, t, f))
+            .collect();
+        self.store.insert_scores(&scores).await?;
+        if scores
+            .iter()
+            .any(|s| s.decision != vigil_core::model::Decision::Approve)
+        {
+            // The scores are stored; an alert the Alerter cannot write is
+            // dead-lettered there, not a reason to score again.
+            let alerts = ScoredBatch {
+                scores: scores.clone(),
+            };
+            if let Err(undelivered) = self.alerter.send(alerts).await {
+                tracing::error!(%undelivered, "alerts not recorded");
+            }
+        }
+        Ok(scores)
+    }
+}
+
+impl Handles<SwapModel> for Scorer {
     type Reply = ();
 
-    async fn handle(&mut self, batch: &FeatureBatch) -> Result<(), ActorError> {
-        self.metrics
-            .features_unscored
-            .inc_by(batch.rows.len() as u64);
+    async fn handle(&mut self, swap: &SwapModel) -> Result<(), ActorError> {
+        tracing::info!(version = swap.version, "serving a new model");
+        self.metrics.model_version.set(i64::from(swap.version));
+        self.serving = Some(Serving {
+            version: swap.version,
+            model: swap.model.clone(),
+        });
         Ok(())
     }
 }

@@ -81,3 +81,13 @@ pub(super) async fn not_found(req: HttpRequest) -> HttpResponse {
         .with_detail(json!({"method": req.method().as_str(), "path": req.path()}))
         .error_response()
 }
+
+/// A store failure is Vigil's problem, never the client's: 503, so clients
+/// retry, with the cause for operators.
+impl From<sea_orm::DbErr> for ApiError {
+    fn from(err: sea_orm::DbErr) -> Self {
+        tracing::error!(error = %err, "store error in a request");
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the store is unavailable")
+            .with_detail(json!(err.to_string()))
+    }
+}

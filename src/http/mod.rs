@@ -1,16 +1,24 @@
 //! The HTTP API (actix-web). One file per resource.
 
+mod alerts;
+mod auth;
 mod error;
 mod health;
+mod labels;
 mod metrics;
+mod models;
+mod score;
 
 use std::sync::Arc;
 
 use actix_web::web;
 use vigil_actors::Runtime;
+use vigil_actors::bus::Bus;
 use vigil_actors::health::HealthRegistry;
+use vigil_actors::messages::{FeatureBatch, Promote, Retrain};
 use vigil_actors::metrics::Metrics;
 use vigil_actors::store::Store;
+use vigil_actors::supervisor::Link;
 
 pub use error::ApiError;
 
@@ -20,15 +28,26 @@ pub struct AppState {
     pub store: Store,
     pub health: Arc<HealthRegistry>,
     pub metrics: Arc<Metrics>,
+    pub bus: Bus,
+    pub scorer: Link<FeatureBatch>,
+    pub retrainer: Link<Retrain>,
+    pub promoter: Link<Promote>,
+    /// Required bearer token of admin endpoints, when set.
+    pub api_key: Option<String>,
 }
 
 impl AppState {
     /// The state of a running runtime.
-    pub fn of(runtime: &Runtime) -> AppState {
+    pub fn of(runtime: &Runtime, api_key: Option<String>) -> AppState {
         AppState {
             store: runtime.store.clone(),
             health: runtime.health.clone(),
             metrics: runtime.metrics.clone(),
+            bus: runtime.bus.clone(),
+            scorer: runtime.scorer.clone(),
+            retrainer: runtime.retrainer.clone(),
+            promoter: runtime.promoter.clone(),
+            api_key,
         }
     }
 }
@@ -43,6 +62,14 @@ pub fn configure(state: AppState, max_body_bytes: usize) -> impl FnOnce(&mut web
             .service(health::summary)
             .service(health::actors)
             .service(metrics::prometheus)
+            .service(score::score)
+            .service(models::list)
+            .service(models::retrain)
+            .service(models::show)
+            .service(models::artifact)
+            .service(models::promote)
+            .service(alerts::list)
+            .service(labels::create)
             .default_service(web::to(error::not_found));
     }
 }

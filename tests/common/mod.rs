@@ -11,6 +11,12 @@ use vigil_actors::RuntimeConfig;
 /// A runtime configuration for tests: a small population, no backfill,
 /// the producer off, short backoffs.
 pub fn runtime_config(database_url: &str) -> RuntimeConfig {
+    vigil::app::runtime_config(&config(database_url))
+}
+
+/// The test configuration [`runtime_config`] derives from: a small
+/// population, no live traffic, no backfill, no schedule.
+pub fn config(database_url: &str) -> Config {
     let mut config = Config::default();
     config.database.url = Some(database_url.to_owned());
     config.producer.users = 200;
@@ -18,9 +24,23 @@ pub fn runtime_config(database_url: &str) -> RuntimeConfig {
     config.producer.rate = 0.0;
     config.producer.tick = Duration::from_millis(20);
     config.backfill.days = 0;
+    config.model.retrain_schedule = String::new();
     config.supervisor.backoff_initial = Duration::from_millis(5);
     config.supervisor.backoff_max = Duration::from_millis(100);
-    vigil::app::runtime_config(&config)
+    config
+}
+
+/// A configuration whose start-up backfills two weeks of history with
+/// two-day label delays and 2% fraud, and trains a model on it: enough labelled fraud for
+/// the default quality gates within a few seconds.
+pub fn trained_config(database_url: &str) -> Config {
+    let mut config = config(database_url);
+    config.producer.users = 600;
+    config.producer.fraud_rate = 0.02;
+    config.producer.label_delay = Duration::from_secs(2 * 24 * 3600);
+    config.features.label_delay = Duration::from_secs(2 * 24 * 3600);
+    config.backfill.days = 14;
+    config
 }
 
 /// A SQLite URL in `dir`.

@@ -35,3 +35,56 @@ pub struct BackfillReport {
 #[derive(Debug, Clone, Copy, Serialize, Message)]
 #[rtype(result = "Result<u64, Undelivered>")]
 pub struct Tick;
+
+/// Serve this model from now on (sent on promotion).
+#[derive(Clone, Message)]
+#[rtype(result = "Result<(), Undelivered>")]
+pub struct SwapModel {
+    pub version: i32,
+    pub model: std::sync::Arc<vigil_core::model::FraudModel>,
+}
+
+/// A dead letter records which version failed to load, not megabytes of
+/// trees (the model is in the registry).
+impl Serialize for SwapModel {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut s = serializer.serialize_struct("SwapModel", 1)?;
+        s.serialize_field("version", &self.version)?;
+        s.end()
+    }
+}
+
+/// Train a model now, judge it, and promote it if it earns it.
+#[derive(Debug, Clone, Serialize, Message)]
+#[rtype(result = "Result<TrainingOutcome, Undelivered>")]
+pub struct Retrain {
+    /// Why: `schedule`, `startup`, `api`, `cli`.
+    pub trigger: String,
+}
+
+/// What a training did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum TrainingOutcome {
+    /// A new version was registered (and maybe promoted).
+    Trained {
+        version: i32,
+        promoted: bool,
+        reason: String,
+        metrics: serde_json::Value,
+        train_seconds: f64,
+    },
+    /// There was not enough labelled data; nothing was registered.
+    Skipped { reason: String },
+}
+
+/// Make a registered version the production model, bypassing the gates
+/// (an operator's decision). The reply is false when there is no such
+/// version.
+#[derive(Debug, Clone, Serialize, Message)]
+#[rtype(result = "Result<bool, Undelivered>")]
+pub struct Promote {
+    pub version: i32,
+    pub reason: String,
+}

@@ -3,6 +3,8 @@
 use actix::Message;
 use serde::Serialize;
 use vigil_core::features::FeatureVector;
+use vigil_core::model::Decision;
+use vigil_core::model::explain::RiskFactor;
 use vigil_core::{Label, Transaction};
 
 use crate::error::Undelivered;
@@ -50,9 +52,32 @@ pub struct LabelBatch {
     pub labels: Vec<Label>,
 }
 
-/// Transactions with their feature vectors, in processing order.
+/// Transactions with their feature vectors, in processing order. The reply
+/// is their scores (empty while no model is in production).
 #[derive(Debug, Clone, Serialize, Message)]
-#[rtype(result = "Result<(), Undelivered>")]
+#[rtype(result = "Result<Vec<Scored>, Undelivered>")]
 pub struct FeatureBatch {
     pub rows: Vec<(Transaction, FeatureVector)>,
+}
+
+/// A transaction's score and the decision taken on it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Scored {
+    pub transaction_id: uuid::Uuid,
+    pub user_id: String,
+    pub fraud_probability: f64,
+    pub anomaly_score: f64,
+    pub decision: Decision,
+    pub risk_factors: Vec<RiskFactor>,
+    pub model_version: i32,
+    /// Time spent computing the score (features excluded), milliseconds.
+    pub latency_ms: f64,
+    pub scored_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Scores in processing order. The reply is how many alerts were new.
+#[derive(Debug, Clone, Serialize, Message)]
+#[rtype(result = "Result<u64, Undelivered>")]
+pub struct ScoredBatch {
+    pub scores: Vec<Scored>,
 }

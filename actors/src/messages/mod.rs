@@ -8,5 +8,7 @@
 mod control;
 mod data;
 
-pub use control::{Backfill, BackfillReport, Healthz, Tick};
-pub use data::{EventSource, FeatureBatch, LabelBatch, TransactionBatch};
+pub use control::{
+    Backfill, BackfillReport, Healthz, Promote, Retrain, SwapModel, Tick, TrainingOutcome,
+};
+pub use data::{EventSource, FeatureBatch, LabelBatch, Scored, ScoredBatch, TransactionBatch};

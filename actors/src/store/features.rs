@@ -138,7 +138,7 @@ fn active_model(
 }
 
 /// A stored row as a vector; a missing (NULL) feature reads as NaN.
-fn vector(r: &transaction_feature::Model) -> FeatureVector {
+pub(super) fn vector(r: &transaction_feature::Model) -> FeatureVector {
     let v = |x: Option<f64>| x.unwrap_or(f64::NAN);
     FeatureVector {
         amount: v(r.amount),

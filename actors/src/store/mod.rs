@@ -1,12 +1,16 @@
 //! The store: sea-orm over SQLite (embedded) or PostgreSQL (distributed).
 //! Everything here runs on both backends.
 
+mod alerts;
 mod dead_letters;
 pub mod entity;
 mod features;
 mod history;
 mod labels;
+mod models;
 mod raw_events;
+mod scores;
+mod training_data;
 
 use std::path::Path;
 use std::time::Duration;
@@ -17,9 +21,11 @@ use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, RuntimeErr,
 };
 
+pub use alerts::{AlertFilter, OPEN};
 pub use dead_letters::DeadLetter;
 pub use features::OnExisting;
 pub use history::HistoryScope;
+pub use models::{ModelSummary, NewModel, Stage, summary};
 
 /// Why the store could not be opened.
 #[derive(Debug, thiserror::Error)]

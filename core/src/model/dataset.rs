@@ -62,7 +62,9 @@ pub struct Split {
 pub enum SplitError {
     #[error("no transaction is older than the label delay of {0}")]
     NoMatureRows(String),
-    #[error("the {window} window has {rows} rows and {frauds} frauds; at least {min_rows} rows with {min_frauds} frauds are needed")]
+    #[error(
+        "the {window} window has {rows} rows and {frauds} frauds; at least {min_rows} rows with {min_frauds} frauds are needed"
+    )]
     TooSmall {
         window: &'static str,
         rows: usize,
@@ -86,9 +88,7 @@ pub fn time_split(
 ) -> Result<Split, SplitError> {
     let labels_known_until = now - config.label_delay;
     rows.retain(|r| r.time <= labels_known_until);
-    rows.sort_by(|a, b| {
-        (a.time, a.transaction_id).cmp(&(b.time, b.transaction_id))
-    });
+    rows.sort_by_key(|r| (r.time, r.transaction_id));
     let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
         return Err(SplitError::NoMatureRows(format!(
             "{} days",

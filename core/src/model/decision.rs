@@ -93,7 +93,10 @@ mod tests {
     fn names_round_trip() {
         for d in Decision::ALL {
             assert_eq!(Decision::parse(d.as_str()), Some(d));
-            assert_eq!(serde_json::to_string(&d).unwrap(), format!("\"{}\"", d.as_str()));
+            assert_eq!(
+                serde_json::to_string(&d).unwrap(),
+                format!("\"{}\"", d.as_str())
+            );
         }
         assert_eq!(Decision::parse("block"), Some(Decision::Block));
         assert_eq!(Decision::parse("deny"), None);
@@ -101,7 +104,10 @@ mod tests {
 
     #[test]
     fn unordered_thresholds_are_rejected() {
-        let bad = Thresholds { review: 0.8, block: 0.5 };
+        let bad = Thresholds {
+            review: 0.8,
+            block: 0.5,
+        };
         assert!(bad.validate().is_err());
         assert!(Thresholds::default().validate().is_ok());
     }

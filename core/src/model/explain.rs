@@ -35,8 +35,12 @@ pub fn reason_code(input: &str, values: &dyn Fn(&str) -> Option<f64>) -> &'stati
                 "high_amount"
             }
         }
-        "user_txn_count_10m" | "user_txn_count_1h" | "user_txn_count_24h"
-        | "user_txn_count_7d" | "user_amount_sum_1h" | "user_amount_sum_24h"
+        "user_txn_count_10m"
+        | "user_txn_count_1h"
+        | "user_txn_count_24h"
+        | "user_txn_count_7d"
+        | "user_amount_sum_1h"
+        | "user_amount_sum_24h"
         | "minutes_since_last_txn" => "velocity_spike",
         "unique_countries_24h" | "country_change_flag" => "country_change",
         "unique_merchants_24h" => "many_merchants",

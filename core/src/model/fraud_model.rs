@@ -12,7 +12,13 @@ pub const INPUTS: usize = N + 1;
 
 /// The classifier's input names, in column order.
 pub fn input_names() -> [&'static str; INPUTS] {
-    std::array::from_fn(|i| if i < N { FEATURE_NAMES[i] } else { "anomaly_score" })
+    std::array::from_fn(|i| {
+        if i < N {
+            FEATURE_NAMES[i]
+        } else {
+            "anomaly_score"
+        }
+    })
 }
 
 /// A score with its explanation.

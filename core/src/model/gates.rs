@@ -66,7 +66,9 @@ pub fn judge(
         };
         Verdict {
             promote: true,
-            reason: format!("passes the quality gates (pr_auc {pr_auc:.4}, recall {recall:.4}){against}"),
+            reason: format!(
+                "passes the quality gates (pr_auc {pr_auc:.4}, recall {recall:.4}){against}"
+            ),
         }
     } else {
         Verdict {

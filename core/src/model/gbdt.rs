@@ -44,7 +44,11 @@ impl Default for GbdtParams {
 #[derive(Debug, thiserror::Error)]
 pub enum GbdtError {
     #[error("training data of length {len} is not {rows} rows of {cols} columns")]
-    Shape { len: usize, rows: usize, cols: usize },
+    Shape {
+        len: usize,
+        rows: usize,
+        cols: usize,
+    },
     #[error("gradient boosting failed: {0}")]
     Forust(String),
 }
@@ -186,8 +190,8 @@ mod tests {
     #[test]
     fn learns_a_separable_rule_and_ignores_noise() {
         let (rows, labels) = toy(4_000, 1);
-        let model = Gbdt::fit(&rows, 3, &labels, &vec![1.0; 4_000], &GbdtParams::default())
-            .unwrap();
+        let model =
+            Gbdt::fit(&rows, 3, &labels, &vec![1.0; 4_000], &GbdtParams::default()).unwrap();
         assert!(model.probability(&[0.9, 0.9, 0.5]) > 0.9);
         assert!(model.probability(&[0.1, 0.2, 0.5]) < 0.1);
         let importance = model.importance();
@@ -224,7 +228,16 @@ mod tests {
 
     #[test]
     fn bad_shapes_are_errors() {
-        assert!(Gbdt::fit(&[1.0; 5], 3, &[1.0, 0.0], &[1.0, 1.0], &GbdtParams::default()).is_err());
+        assert!(
+            Gbdt::fit(
+                &[1.0; 5],
+                3,
+                &[1.0, 0.0],
+                &[1.0, 1.0],
+                &GbdtParams::default()
+            )
+            .is_err()
+        );
         assert!(Gbdt::fit(&[1.0; 6], 3, &[1.0, 0.0], &[1.0], &GbdtParams::default()).is_err());
     }
 }

@@ -130,7 +130,9 @@ impl IsolationForest {
 
     /// Scores every row of row-major `rows`.
     pub fn score_all(&self, rows: &[f64]) -> Vec<f64> {
-        rows.chunks_exact(self.dims).map(|r| self.score(r)).collect()
+        rows.chunks_exact(self.dims)
+            .map(|r| self.score(r))
+            .collect()
     }
 }
 

@@ -206,8 +206,9 @@ pub fn pr_curve(labels: &[bool], scores: &[f64]) -> Vec<CurvePoint> {
 
 /// At most `max` points of `points`, evenly spaced by index and always
 /// including the first and the last (so a ROC curve still runs from (0, 0)
-/// to (1, 1)). Spacing by index follows the thresholds, which is where a
-/// curve's detail lies. `max` 0 gives nothing and 1 only the first point.
+/// to (1, 1)). Spacing by index keeps an equal share of the distinct
+/// thresholds between kept points, so detail stays where the scores are
+/// dense. `max` 0 gives nothing and 1 only the first point.
 pub fn thin(points: &[CurvePoint], max: usize) -> Vec<CurvePoint> {
     let n = points.len();
     if n <= max {

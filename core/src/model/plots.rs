@@ -97,8 +97,8 @@ fn score_text(value: Option<f64>) -> String {
     }
 }
 
-/// Writes `text` centred at `(x, y)` of an empty plot, so a chart with
-/// nothing to show says why instead of looking like a model that does
+/// Writes `text` in the middle of an empty unit-square plot, so a chart
+/// with nothing to show says why instead of looking like a model that does
 /// nothing.
 fn no_data(area: &UnitArea<'_>, text: &str) -> Result<(), PlotError> {
     let style = TextStyle::from((FONT, 16).into_font())
@@ -270,10 +270,11 @@ pub fn importance_svg(importance: &[(String, f64)]) -> Result<String, PlotError>
             .x_label_area_size(48)
             .y_label_area_size(label_area)
             .build_cartesian_2d(lo..hi, 0f64..n as f64)?;
-        // The names are written below rather than as y tick labels: tick
-        // positions come from plotters' "nice number" search, which need
-        // not fall on row centres, and the segmented coordinate meant for
-        // categories mis-maps a single category.
+        // The names are written below rather than as y tick labels: f64
+        // tick positions come from plotters' "nice number" search and need
+        // not fall on row centres; custom key points (`with_key_points`)
+        // have no label formatter; and the segmented coordinate meant for
+        // categories mis-maps a range holding a single category.
         chart
             .configure_mesh()
             .disable_y_mesh()

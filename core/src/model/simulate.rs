@@ -38,7 +38,9 @@ pub fn simulate(
     let transactions: std::collections::HashMap<_, _> = events
         .iter()
         .filter_map(|e| match e {
-            HistoryEvent::Transaction(t) => Some((t.transaction_id, (t.user_id.clone(), t.timestamp))),
+            HistoryEvent::Transaction(t) => {
+                Some((t.transaction_id, (t.user_id.clone(), t.timestamp)))
+            }
             HistoryEvent::Label(_) => None,
         })
         .collect();

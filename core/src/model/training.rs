@@ -95,7 +95,11 @@ pub fn train(
         .zip(&anomaly)
         .flat_map(|(row, a)| row.iter().copied().chain(std::iter::once(*a)))
         .collect();
-    let labels: Vec<f64> = split.train.iter().map(|r| f64::from(u8::from(r.is_fraud))).collect();
+    let labels: Vec<f64> = split
+        .train
+        .iter()
+        .map(|r| f64::from(u8::from(r.is_fraud)))
+        .collect();
     let positive_weight = positive_weight(&split.train);
     let weights: Vec<f64> = split
         .train
@@ -131,7 +135,11 @@ pub fn train(
 
 /// Evaluates `model` on `rows` (used for the champion on a challenger's
 /// test window).
-pub fn evaluate_model(model: &FraudModel, rows: &[LabeledRow], params: &TrainingParams) -> Evaluation {
+pub fn evaluate_model(
+    model: &FraudModel,
+    rows: &[LabeledRow],
+    params: &TrainingParams,
+) -> Evaluation {
     let scores = model.probabilities(&rows.iter().map(|r| r.features).collect::<Vec<_>>());
     evaluate(rows, &scores, params)
 }
@@ -173,7 +181,9 @@ mod tests {
     use chrono::{TimeZone, Utc};
     use smartcore::linalg::basic::arrays::Array;
     use smartcore::linalg::basic::matrix::DenseMatrix;
-    use smartcore::linear::logistic_regression::{LogisticRegression, LogisticRegressionParameters};
+    use smartcore::linear::logistic_regression::{
+        LogisticRegression, LogisticRegressionParameters,
+    };
 
     use super::*;
     use crate::features::FeatureConfig;
@@ -188,7 +198,12 @@ mod tests {
         static MONTH: std::sync::OnceLock<Split> = std::sync::OnceLock::new();
         MONTH.get_or_init(|| {
             let start = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
-            let rows = simulate(&SynthConfig::default(), &FeatureConfig::default(), start, 30);
+            let rows = simulate(
+                &SynthConfig::default(),
+                &FeatureConfig::default(),
+                start,
+                30,
+            );
             let now = rows.last().unwrap().time;
             time_split(rows, now, &SplitConfig::default()).unwrap()
         })
@@ -205,7 +220,9 @@ mod tests {
     fn logistic_baseline(split: &Split) -> f64 {
         let columns = N;
         let to_rows = |rows: &[LabeledRow]| -> Vec<Vec<f64>> {
-            rows.iter().map(|r| r.features.to_array().to_vec()).collect()
+            rows.iter()
+                .map(|r| r.features.to_array().to_vec())
+                .collect()
         };
         let train = to_rows(&split.train);
         let (mean, std): (Vec<f64>, Vec<f64>) = (0..columns)
@@ -218,12 +235,18 @@ mod tests {
             .unzip();
         let scale = |rows: Vec<Vec<f64>>| -> Vec<Vec<f64>> {
             rows.into_iter()
-                .map(|r| r.iter().enumerate().map(|(c, v)| (v - mean[c]) / std[c]).collect())
+                .map(|r| {
+                    r.iter()
+                        .enumerate()
+                        .map(|(c, v)| (v - mean[c]) / std[c])
+                        .collect()
+                })
                 .collect()
         };
         let x = DenseMatrix::from_2d_vec(&scale(train)).unwrap();
         let y: Vec<i32> = split.train.iter().map(|r| i32::from(r.is_fraud)).collect();
-        let model = LogisticRegression::fit(&x, &y, LogisticRegressionParameters::default()).unwrap();
+        let model =
+            LogisticRegression::fit(&x, &y, LogisticRegressionParameters::default()).unwrap();
         // smartcore predicts classes, not probabilities: score with the
         // fitted linear function instead.
         let coefficients = model.coefficients();
@@ -232,7 +255,11 @@ mod tests {
         let scores: Vec<f64> = test
             .iter()
             .map(|r| {
-                intercept + r.iter().enumerate().map(|(c, v)| v * coefficients.get((0, c))).sum::<f64>()
+                intercept
+                    + r.iter()
+                        .enumerate()
+                        .map(|(c, v)| v * coefficients.get((0, c)))
+                        .sum::<f64>()
             })
             .collect();
         let labels: Vec<bool> = split.test.iter().map(|r| r.is_fraud).collect();
@@ -262,7 +289,11 @@ mod tests {
         );
         let gates = QualityGates::default();
         assert!(pr_auc >= 2.0 * gates.min_pr_auc, "pr_auc {pr_auc}");
-        assert!(e.at_review.recall >= 1.5 * gates.min_recall, "recall {}", e.at_review.recall);
+        assert!(
+            e.at_review.recall >= 1.5 * gates.min_recall,
+            "recall {}",
+            e.at_review.recall
+        );
         assert!(roc_auc > 0.9, "roc_auc {roc_auc}");
         assert!(judge(&gates, e, None).promote);
 
@@ -285,14 +316,22 @@ mod tests {
             ..TrainingParams::default()
         };
         let challenger = train(split, &weak, &mut |_| {}).unwrap();
-        let champion_on_window = evaluate_model(&champion.model, &split.test, &TrainingParams::default());
+        let champion_on_window =
+            evaluate_model(&champion.model, &split.test, &TrainingParams::default());
         let verdict = judge(
-            &QualityGates { min_pr_auc: 0.0, min_recall: 0.0 },
+            &QualityGates {
+                min_pr_auc: 0.0,
+                min_recall: 0.0,
+            },
             &challenger.report.evaluation,
             Some(&champion_on_window),
         );
         assert!(!verdict.promote, "{}", verdict.reason);
-        assert!(verdict.reason.contains("below the production model"), "{}", verdict.reason);
+        assert!(
+            verdict.reason.contains("below the production model"),
+            "{}",
+            verdict.reason
+        );
     }
 
     #[test]
@@ -301,13 +340,24 @@ mod tests {
         let trained = trained();
         let bytes = trained.model.to_bytes();
         let loaded = FraudModel::from_bytes(&bytes).unwrap();
-        let fraud = split.test.iter().find(|r| r.is_fraud && trained.model.probability(&r.features) > 0.7);
+        let fraud = split
+            .test
+            .iter()
+            .find(|r| r.is_fraud && trained.model.probability(&r.features) > 0.7);
         let fraud = fraud.expect("some fraud is blocked");
         let prediction = loaded.predict(&fraud.features);
         // Contributions sum the trees' f32 leaf weights in another order.
-        assert!((prediction.fraud_probability - trained.model.probability(&fraud.features)).abs() < 1e-6);
+        assert!(
+            (prediction.fraud_probability - trained.model.probability(&fraud.features)).abs()
+                < 1e-6
+        );
         assert!(!prediction.risk_factors.is_empty());
-        assert!(prediction.risk_factors.iter().all(|f| f.contribution >= 0.1));
+        assert!(
+            prediction
+                .risk_factors
+                .iter()
+                .all(|f| f.contribution >= 0.1)
+        );
         assert!(FraudModel::from_bytes(b"{}").is_err());
     }
 }

@@ -1,0 +1,118 @@
+//! Retrainer: trains on schedule, at start-up when no model is in
+//! production, and on request; promotes what passes the gates and hands the
+//! new model to the Scorer.
+//!
+//! Training itself runs on a blocking thread (see [`crate::training`]):
+//! the Scorer keeps scoring with the current model meanwhile.
+
+use std::sync::Arc;
+
+use vigil_core::model::FraudModel;
+
+use crate::error::ActorError;
+use crate::messages::{Promote, Retrain, SwapModel, TrainingOutcome};
+use crate::metrics::Metrics;
+use crate::store::Store;
+use crate::supervisor::{Factory, Handles, Link, Worker};
+use crate::training::{TrainingSettings, train_and_register};
+
+/// Trains and promotes models.
+pub struct Retrainer {
+    store: Store,
+    settings: TrainingSettings,
+    metrics: Arc<Metrics>,
+    scorer: Link<SwapModel>,
+}
+
+impl Retrainer {
+    /// A factory for the supervisor.
+    pub fn factory(
+        store: Store,
+        settings: TrainingSettings,
+        metrics: Arc<Metrics>,
+        scorer: Link<SwapModel>,
+    ) -> Factory<Retrainer> {
+        Arc::new(move || {
+            let retrainer = Retrainer {
+                store: store.clone(),
+                settings: settings.clone(),
+                metrics: metrics.clone(),
+                scorer: scorer.clone(),
+            };
+            Box::pin(async move { Ok(retrainer) })
+        })
+    }
+
+    async fn serve(&self, version: i32, model: Arc<FraudModel>) -> Result<(), ActorError> {
+        self.scorer
+            .send(SwapModel { version, model })
+            .await
+            .map_err(|e| ActorError::Failed(e.to_string()))
+    }
+}
+
+impl Worker for Retrainer {
+    const NAME: &'static str = "retrainer";
+}
+
+impl Handles<Retrain> for Retrainer {
+    type Reply = TrainingOutcome;
+
+    async fn handle(&mut self, retrain: &Retrain) -> Result<TrainingOutcome, ActorError> {
+        tracing::info!(trigger = retrain.trigger, "training a model");
+        let run = train_and_register(&self.store, &self.settings, &retrain.trigger, |_| {}).await;
+        let run = match run {
+            Ok(run) => run,
+            Err(e) => {
+                self.metrics
+                    .model_trainings
+                    .with_label_values(&["failed"])
+                    .inc();
+                return Err(e);
+            }
+        };
+        let outcome = match &run.outcome {
+            TrainingOutcome::Trained {
+                promoted: true,
+                train_seconds,
+                ..
+            } => {
+                self.metrics.model_training_seconds.set(*train_seconds);
+                "promoted"
+            }
+            TrainingOutcome::Trained { train_seconds, .. } => {
+                self.metrics.model_training_seconds.set(*train_seconds);
+                "candidate"
+            }
+            TrainingOutcome::Skipped { .. } => "skipped",
+        };
+        self.metrics
+            .model_trainings
+            .with_label_values(&[outcome])
+            .inc();
+        tracing::info!(outcome = ?run.outcome, "training finished");
+        if let Some((version, model)) = run.promoted {
+            self.serve(version, model).await?;
+        }
+        Ok(run.outcome)
+    }
+}
+
+impl Handles<Promote> for Retrainer {
+    type Reply = bool;
+
+    async fn handle(&mut self, promote: &Promote) -> Result<bool, ActorError> {
+        let Some(row) = self.store.model(promote.version).await? else {
+            return Ok(false);
+        };
+        // Decode before promoting: a model that cannot be served must not
+        // become production.
+        let model = FraudModel::from_bytes(&row.artifact)
+            .map_err(|e| ActorError::Failed(format!("model version {}: {e}", row.version)))?;
+        self.store
+            .promote_model(promote.version, &promote.reason)
+            .await?;
+        self.serve(promote.version, Arc::new(model)).await?;
+        Ok(true)
+    }
+}

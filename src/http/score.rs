@@ -1,0 +1,151 @@
+//! `POST /score`: score a stored transaction by id, or ingest a new one
+//! through the stream's path (raw event, features, score) and answer with
+//! its decision.
+
+use std::time::Instant;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, post, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use uuid::Uuid;
+use vigil_actors::messages::{EventSource, FeatureBatch, Scored, TransactionBatch};
+use vigil_actors::store::entity::score as score_row;
+use vigil_core::Transaction;
+
+use super::{ApiError, AppState};
+
+/// Either `transaction_id` (stored) or `transaction` (new), not both.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScoreRequest {
+    transaction_id: Option<Uuid>,
+    transaction: Option<Transaction>,
+}
+
+/// A decision with its reasons.
+#[derive(Debug, Serialize)]
+pub struct ScoreResponse {
+    transaction_id: Uuid,
+    fraud_probability: f64,
+    anomaly_score: f64,
+    decision: String,
+    risk_factors: Value,
+    /// Time this request took inside Vigil.
+    processing_time_ms: f64,
+    model_version: i32,
+    /// When the score was computed.
+    timestamp: DateTime<Utc>,
+}
+
+#[post("/score")]
+pub async fn score(
+    state: web::Data<AppState>,
+    body: web::Json<ScoreRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let started = Instant::now();
+    let mut response = match body.into_inner() {
+        ScoreRequest {
+            transaction_id: Some(id),
+            transaction: None,
+        } => score_stored(&state, id).await?,
+        ScoreRequest {
+            transaction_id: None,
+            transaction: Some(t),
+        } => score_new(&state, t).await?,
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "send exactly one of `transaction_id` and `transaction`",
+            ));
+        }
+    };
+    response.processing_time_ms = started.elapsed().as_secs_f64() * 1e3;
+    Ok(HttpResponse::Ok().json(response))
+}
+
+async fn score_stored(state: &AppState, id: Uuid) -> Result<ScoreResponse, ApiError> {
+    let Some((transaction, features)) = state.store.featurized_transaction(id).await? else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no transaction with this id has been processed",
+        )
+        .with_detail(json!({"transaction_id": id})));
+    };
+    let scores = state
+        .scorer
+        .send(FeatureBatch {
+            rows: vec![(transaction, features)],
+        })
+        .await
+        .map_err(unavailable)?;
+    scores
+        .into_iter()
+        .next()
+        .map(from_scored)
+        .ok_or_else(no_model)
+}
+
+async fn score_new(state: &AppState, transaction: Transaction) -> Result<ScoreResponse, ApiError> {
+    transaction.validate().map_err(|e| {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid transaction")
+            .with_detail(json!(e.to_string()))
+    })?;
+    let id = transaction.transaction_id;
+    state
+        .bus
+        .publish(TransactionBatch {
+            source: EventSource::Api,
+            transactions: vec![transaction],
+        })
+        .await
+        .map_err(unavailable)?;
+    // The stream path stored the score before publish returned. A known id
+    // (a retried request) is not processed twice: score the stored one.
+    match state.store.latest_score(id).await? {
+        Some(row) => Ok(from_row(row)),
+        None => score_stored(state, id).await,
+    }
+}
+
+fn from_scored(s: Scored) -> ScoreResponse {
+    ScoreResponse {
+        transaction_id: s.transaction_id,
+        fraud_probability: s.fraud_probability,
+        anomaly_score: s.anomaly_score,
+        decision: s.decision.as_str().to_owned(),
+        risk_factors: json!(s.risk_factors),
+        processing_time_ms: 0.0,
+        model_version: s.model_version,
+        timestamp: s.scored_at,
+    }
+}
+
+fn from_row(row: score_row::Model) -> ScoreResponse {
+    ScoreResponse {
+        transaction_id: row.transaction_id,
+        fraud_probability: row.fraud_probability,
+        anomaly_score: row.anomaly_score,
+        decision: row.decision,
+        risk_factors: row.risk_factors,
+        processing_time_ms: 0.0,
+        model_version: row.model_version,
+        timestamp: row.scored_at,
+    }
+}
+
+fn no_model() -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "no model is in production yet: train one with POST /models/retrain",
+    )
+}
+
+fn unavailable(e: vigil_actors::Undelivered) -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the pipeline could not process the request",
+    )
+    .with_detail(json!(e))
+}

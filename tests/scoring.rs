@@ -1,0 +1,310 @@
+//! Models end to end: training after the backfill, `POST /score` by id and
+//! by transaction, alerts, labels, the registry API, hot swaps under load.
+
+mod common;
+
+use std::time::Duration;
+
+use actix_web::dev::{Service, ServiceResponse};
+use actix_web::{App, test};
+use common::{config, sqlite_url, trained_config, wait_until};
+use serde_json::{Value, json};
+use vigil::app::runtime_config;
+use vigil::http::{AppState, configure};
+use vigil_actors::Runtime;
+
+/// Starts a runtime on `config` and waits for its start-up training to
+/// promote a model.
+async fn trained_runtime(config: &vigil::config::Config) -> Runtime {
+    let mut runtime = Runtime::start(runtime_config(config)).await.unwrap();
+    runtime.ready().await.unwrap();
+    runtime.backfill_finished().await.unwrap().unwrap();
+    let store = runtime.store.clone();
+    wait_until("a production model", Duration::from_secs(120), || {
+        let store = store.clone();
+        async move { store.production_model().await.unwrap().is_some() }
+    })
+    .await;
+    runtime
+}
+
+async fn app(
+    runtime: &Runtime,
+    api_key: Option<&str>,
+) -> impl Service<actix_http::Request, Response = ServiceResponse, Error = actix_web::Error> + use<>
+{
+    let state = AppState::of(runtime, api_key.map(str::to_owned));
+    test::init_service(App::new().configure(configure(state, 65536))).await
+}
+
+fn new_transaction(user: &str, amount: f64) -> Value {
+    json!({
+        "transaction_id": uuid::Uuid::new_v4(),
+        "user_id": user,
+        "merchant_id": "m_000001",
+        "amount": amount,
+        "currency": "EUR",
+        "country": "FR",
+        "channel": "online",
+        "timestamp": chrono::Utc::now(),
+    })
+}
+
+async fn post(
+    app: &impl Service<actix_http::Request, Response = ServiceResponse, Error = actix_web::Error>,
+    uri: &str,
+    body: Value,
+) -> (u16, Value) {
+    let request = test::TestRequest::post()
+        .uri(uri)
+        .set_json(body)
+        .to_request();
+    let response = test::call_service(app, request).await;
+    let status = response.status().as_u16();
+    let body = test::read_body(response).await;
+    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+}
+
+async fn get(
+    app: &impl Service<actix_http::Request, Response = ServiceResponse, Error = actix_web::Error>,
+    uri: &str,
+) -> (u16, Value) {
+    let response = test::call_service(app, test::TestRequest::get().uri(uri).to_request()).await;
+    let status = response.status().as_u16();
+    let body = test::read_body(response).await;
+    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+}
+
+#[actix_rt::test]
+async fn start_up_trains_a_model_that_scores_stored_and_new_transactions_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = trained_runtime(&trained_config(&sqlite_url(&dir))).await;
+    let app = app(&runtime, None).await;
+
+    // The registry shows one production model that passed the gates.
+    let (status, models) = get(&app, "/models").await;
+    assert_eq!(status, 200);
+    let model = &models["models"][0];
+    assert_eq!(model["stage"], "production", "{model}");
+    assert!(
+        model["metrics"]["pr_auc"].as_f64().unwrap() >= 0.15,
+        "{model}"
+    );
+    let (status, svg) = {
+        let uri = format!("/models/{}/artifacts/roc_curve.svg", model["version"]);
+        let response =
+            test::call_service(&app, test::TestRequest::get().uri(&uri).to_request()).await;
+        (response.status().as_u16(), test::read_body(response).await)
+    };
+    assert_eq!(status, 200);
+    assert!(String::from_utf8_lossy(&svg).contains("<svg"));
+
+    // A new transaction goes through the stream path and is scored.
+    let transaction = new_transaction("u_new_card", 42.0);
+    let (status, by_transaction) = post(&app, "/score", json!({"transaction": transaction})).await;
+    assert_eq!(status, 200, "{by_transaction}");
+    for key in [
+        "transaction_id",
+        "fraud_probability",
+        "anomaly_score",
+        "decision",
+        "risk_factors",
+        "processing_time_ms",
+        "model_version",
+        "timestamp",
+    ] {
+        assert!(
+            by_transaction.get(key).is_some(),
+            "missing {key}: {by_transaction}"
+        );
+    }
+    assert!(
+        runtime
+            .store
+            .has_transaction(
+                transaction["transaction_id"]
+                    .as_str()
+                    .unwrap()
+                    .parse()
+                    .unwrap()
+            )
+            .await
+            .unwrap()
+    );
+
+    // Scoring it again by id gives the same probability.
+    let (status, by_id) = post(
+        &app,
+        "/score",
+        json!({"transaction_id": transaction["transaction_id"]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{by_id}");
+    assert_eq!(
+        by_id["fraud_probability"],
+        by_transaction["fraud_probability"]
+    );
+    assert_eq!(by_id["decision"], by_transaction["decision"]);
+
+    // The backfill ran before there was a model; scoring its known frauds
+    // now raises alerts with readable reasons.
+    let frauds: Vec<_> = runtime
+        .store
+        .labeled_rows()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.is_fraud)
+        .take(30)
+        .collect();
+    for fraud in &frauds {
+        let (status, body) = post(
+            &app,
+            "/score",
+            json!({"transaction_id": fraud.transaction_id}),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let (status, alerts) = get(&app, "/alerts?decision=BLOCK&limit=5").await;
+    assert_eq!(status, 200);
+    let first = &alerts["alerts"][0];
+    assert_eq!(first["decision"], "BLOCK", "{alerts}");
+    assert!(
+        !first["risk_factors"].as_array().unwrap().is_empty(),
+        "{first}"
+    );
+    assert!(first["risk_factors"][0]["code"].is_string());
+
+    let metrics = runtime.metrics.render();
+    for name in [
+        "fraud_scoring_requests_total",
+        "fraud_scoring_latency_seconds_bucket",
+        "fraud_model_predictions{decision=\"BLOCK\"}",
+        "fraud_alerts_created_total",
+        "fraud_model_version 1",
+    ] {
+        assert!(metrics.contains(name), "{name} missing");
+    }
+}
+
+#[actix_rt::test]
+async fn bad_requests_get_clear_json_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = Runtime::start(runtime_config(&config(&sqlite_url(&dir))))
+        .await
+        .unwrap();
+    runtime.ready().await.unwrap();
+    let app = app(&runtime, Some("s3cret")).await;
+
+    let unknown = json!({"transaction_id": uuid::Uuid::new_v4()});
+    let (status, body) = post(&app, "/score", unknown).await;
+    assert_eq!(status, 404, "{body}");
+    assert!(body["error"].is_string());
+
+    let (status, body) = post(&app, "/score", json!({})).await;
+    assert_eq!(status, 422, "{body}");
+    let mut missing_amount = new_transaction("u1", 1.0);
+    missing_amount.as_object_mut().unwrap().remove("amount");
+    let (status, body) = post(&app, "/score", json!({"transaction": missing_amount})).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("amount"),
+        "{body}"
+    );
+    let (status, body) = post(
+        &app,
+        "/score",
+        json!({"transaction": new_transaction("u1", -5.0)}),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("amount"),
+        "{body}"
+    );
+
+    // Without a model, a valid transaction is kept but cannot be decided.
+    let transaction = new_transaction("u1", 12.5);
+    let (status, body) = post(&app, "/score", json!({"transaction": transaction})).await;
+    assert_eq!(status, 503, "{body}");
+    let id = transaction["transaction_id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(runtime.store.has_transaction(id).await.unwrap());
+
+    // Admin endpoints want the key.
+    let (status, _) = post(&app, "/models/retrain", json!({})).await;
+    assert_eq!(status, 401);
+    let request = test::TestRequest::post()
+        .uri("/models/retrain")
+        .insert_header(("Authorization", "Bearer s3cret"))
+        .to_request();
+    let body: Value = test::call_and_read_body_json(&app, request).await;
+    assert_eq!(body["status"], "skipped", "{body}");
+
+    let (status, body) = get(&app, "/models/99").await;
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = get(&app, "/alerts?decision=APPROVE").await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = get(&app, "/alerts?limit=0").await;
+    assert_eq!(status, 400, "{body}");
+}
+
+#[actix_rt::test]
+async fn promotion_swaps_the_model_without_failing_concurrent_requests() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = trained_runtime(&trained_config(&sqlite_url(&dir))).await;
+    let app = std::rc::Rc::new(app(&runtime, None).await);
+
+    // A second version: same data and seed, so it ties the champion and
+    // passes "not worse than production".
+    let (status, outcome) = post(&app, "/models/retrain", json!({})).await;
+    assert_eq!(status, 200, "{outcome}");
+    assert_eq!(outcome["version"], 2, "{outcome}");
+    assert_eq!(outcome["promoted"], true, "{outcome}");
+
+    let mut clients = Vec::new();
+    for client in 0..4 {
+        let app = app.clone();
+        clients.push(actix_rt::spawn(async move {
+            let mut versions = Vec::new();
+            for i in 0..40 {
+                let transaction = new_transaction(&format!("u_load_{client}"), 10.0 + f64::from(i));
+                let (status, body) =
+                    post(&*app, "/score", json!({"transaction": transaction})).await;
+                assert_eq!(status, 200, "{body}");
+                versions.push(body["model_version"].as_i64().unwrap());
+                actix_rt::task::yield_now().await;
+            }
+            versions
+        }));
+    }
+    for version in [1, 2, 1, 2] {
+        let (status, body) = post(
+            &app,
+            &format!("/models/{version}/promote"),
+            json!({"reason": "test swap"}),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["stage"], "production");
+        actix_rt::time::sleep(Duration::from_millis(5)).await;
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for client in clients {
+        seen.extend(client.await.unwrap());
+    }
+    assert!(seen.iter().all(|v| [1, 2].contains(v)), "{seen:?}");
+
+    let (_, models) = get(&app, "/models").await;
+    let stages: Vec<_> = models["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["stage"].clone())
+        .collect();
+    assert_eq!(stages, [json!("production"), json!("archived")]);
+}
