@@ -19,6 +19,9 @@ use vigil_core::model::iforest::IsolationForestParams;
 use vigil_core::model::training::TrainingParams;
 use vigil_core::synth::SynthConfig;
 
+use vigil_actors::messages::TrainingOutcome;
+use vigil_core::model::training::Stage;
+
 use crate::config::Config;
 use crate::http::{self, AppState};
 
@@ -36,6 +39,8 @@ pub enum AppError {
     },
     #[error("feature rebuild failed: {0}")]
     Features(vigil_actors::ActorError),
+    #[error("training failed: {0}")]
+    Training(vigil_actors::ActorError),
     #[error("http server failed: {0}")]
     Http(std::io::Error),
 }
@@ -183,4 +188,91 @@ pub async fn rebuild_features(config: &Config) -> Result<(), AppError> {
         "features rebuilt"
     );
     Ok(())
+}
+
+/// `vigil train`: one training run with a progress display, then the
+/// metrics table.
+pub async fn train(config: &Config) -> Result<(), AppError> {
+    let store = Store::open(&config.database_url()).await?;
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar.set_message("reading labelled transactions");
+    let stages = bar.clone();
+    let run = vigil_actors::training::train_and_register(
+        &store,
+        &training_settings(config),
+        "cli",
+        move |stage| {
+            stages.set_message(match stage {
+                Stage::Detector => "training the isolation forest",
+                Stage::Classifier => "training the gradient-boosted trees",
+                Stage::Evaluation => "evaluating on the test window",
+            })
+        },
+    )
+    .await
+    .map_err(AppError::Training)?;
+    bar.finish_and_clear();
+    println!("{}", training_summary(&run.outcome));
+    Ok(())
+}
+
+/// The outcome of a training as a small table for a terminal.
+fn training_summary(outcome: &TrainingOutcome) -> String {
+    let (version, promoted, reason, metrics, seconds) = match outcome {
+        TrainingOutcome::Skipped { reason } => return format!("no model trained: {reason}"),
+        TrainingOutcome::Trained {
+            version,
+            promoted,
+            reason,
+            metrics,
+            train_seconds,
+        } => (version, promoted, reason, metrics, train_seconds),
+    };
+    let e = &metrics["evaluation"];
+    let number = |v: &serde_json::Value| v.as_f64().map_or("n/a".into(), |x| format!("{x:.4}"));
+    let mut lines = vec![
+        format!(
+            "model version {version}: {}",
+            if *promoted {
+                "promoted to production"
+            } else {
+                "kept as candidate"
+            }
+        ),
+        format!("  {reason}"),
+        format!(
+            "  trained in {seconds:.2} s on {} rows, tested on {} rows ({} frauds)",
+            metrics["train_rows"], e["rows"], e["positives"]
+        ),
+        String::new(),
+        format!("  {:<24}{:>10}", "metric", "value"),
+        format!("  {:<24}{:>10}", "roc_auc", number(&e["roc_auc"])),
+        format!("  {:<24}{:>10}", "pr_auc", number(&e["pr_auc"])),
+    ];
+    for tier in ["at_review", "at_block"] {
+        let t = &e[tier];
+        for key in ["precision", "recall", "f1"] {
+            lines.push(format!(
+                "  {:<24}{:>10}",
+                format!("{key} {tier} ({})", t["threshold"]),
+                number(&t[key])
+            ));
+        }
+        let c = &t["confusion"];
+        lines.push(format!(
+            "  {:<24}{:>10}",
+            format!("confusion {tier}"),
+            format!(
+                "tp {} fp {} tn {} fn {}",
+                c["tp"], c["fp"], c["tn"], c["fn"]
+            )
+        ));
+    }
+    lines.push(format!(
+        "  {:<24}{:>10}",
+        format!("card_precision@{}", e["k"]),
+        number(&e["card_precision_at_k"])
+    ));
+    lines.join("\n")
 }

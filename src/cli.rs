@@ -1,4 +1,4 @@
-//! Command line: `vigil [serve|migrate|config]` with flags that override
+//! Command line: `vigil [serve|migrate|config|train|features rebuild]` with flags that override
 //! the configuration file and environment.
 
 use std::net::SocketAddr;
@@ -28,6 +28,11 @@ pub enum Command {
     Migrate,
     /// Print the effective configuration as TOML.
     Config,
+    /// Train a model on the stored history now: judge it against the
+    /// quality gates and the production model, register it, promote it if
+    /// it earns it, and print its metrics. A running `vigil serve` picks up
+    /// a promoted model at its next restart or via POST /models/{v}/promote.
+    Train,
     /// Feature maintenance.
     Features {
         #[command(subcommand)]

@@ -30,6 +30,10 @@ fn main() -> anyhow::Result<()> {
             actix_web::rt::System::new().block_on(app::rebuild_features(&config))?;
             Ok(())
         }
+        Command::Train => {
+            actix_web::rt::System::new().block_on(app::train(&config))?;
+            Ok(())
+        }
         Command::Serve => {
             actix_web::rt::System::new().block_on(app::serve(config))?;
             Ok(())

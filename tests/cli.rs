@@ -1,4 +1,7 @@
-//! The `vigil` binary: configuration errors, `vigil config`, `vigil migrate`.
+//! The `vigil` binary: configuration errors, `vigil config`, `vigil migrate`,
+//! `vigil train`.
+
+mod common;
 
 use std::process::Command;
 
@@ -7,7 +10,7 @@ fn vigil(dir: &std::path::Path) -> Command {
     command.current_dir(dir);
     // The tests' own environment must not leak configuration in.
     for (key, _) in std::env::vars() {
-        if key.starts_with("VIGIL_") {
+        if key.starts_with("VIGIL_") || key == "MLFLOW_TRACKING_URI" {
             command.env_remove(key);
         }
     }
@@ -68,4 +71,83 @@ fn migrate_creates_the_sqlite_store() {
         .unwrap();
     assert!(status.success());
     assert!(dir.path().join("store/vigil.db").exists());
+}
+
+#[test]
+fn train_prints_the_metrics_table_and_logs_to_mlflow_when_configured() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // Two weeks of history, written by a runtime that does not train itself.
+    actix_rt::System::new().block_on(async {
+        let mut config = common::trained_config(&vigil_actors::store::sqlite_url(&data));
+        config.model.train_on_start = false;
+        let mut runtime = vigil_actors::Runtime::start(vigil::app::runtime_config(&config))
+            .await
+            .unwrap();
+        runtime.backfill_finished().await.unwrap().unwrap();
+    });
+    let started_ms = chrono::Utc::now().timestamp_millis();
+    let mlflow = std::env::var("MLFLOW_TEST_URI").ok();
+    let mut command = vigil(dir.path());
+    command
+        .args(["train", "--data-dir", "data"])
+        .env("VIGIL_FEATURES_LABEL_DELAY", "2days");
+    if let Some(uri) = &mlflow {
+        command.env("MLFLOW_TRACKING_URI", uri);
+    }
+    let output = command.output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("model version 1: promoted to production"),
+        "{stdout}"
+    );
+    for row in [
+        "roc_auc",
+        "pr_auc",
+        "recall at_review (0.3)",
+        "confusion at_block",
+        "card_precision@20",
+    ] {
+        assert!(stdout.contains(row), "{row} missing from\n{stdout}");
+    }
+
+    let Some(uri) = mlflow else {
+        eprintln!("MLFLOW_TEST_URI not set: not checking the MLflow run; .ci/run sets it");
+        return;
+    };
+    let runs: serde_json::Value = actix_rt::System::new().block_on(async {
+        let http = reqwest::Client::new();
+        let experiment: serde_json::Value = http
+            .get(format!("{uri}/api/2.0/mlflow/experiments/get-by-name"))
+            .query(&[("experiment_name", "vigil")])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let id = experiment["experiment"]["experiment_id"].clone();
+        http.post(format!("{uri}/api/2.0/mlflow/runs/search"))
+            .json(&serde_json::json!({
+                "experiment_ids": [id],
+                "filter": format!("attributes.start_time >= {}", started_ms - 60_000),
+            }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    });
+    let run = &runs["runs"][0];
+    let metrics = run["data"]["metrics"]
+        .as_array()
+        .expect("the run has metrics");
+    assert!(metrics.iter().any(|m| m["key"] == "pr_auc"), "{run}");
+    assert_eq!(run["info"]["status"], "FINISHED", "{run}");
 }
