@@ -308,3 +308,196 @@ async fn promotion_swaps_the_model_without_failing_concurrent_requests() {
         .collect();
     assert_eq!(stages, [json!("production"), json!("archived")]);
 }
+
+/// A local webhook receiver: records every delivery, answers 500 to alerts
+/// of `rejected` (always) and to the very first request (once, to exercise
+/// retries), 200 otherwise.
+struct Receiver {
+    url: String,
+    deliveries: std::sync::Arc<std::sync::Mutex<Vec<Value>>>,
+    rejected: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+}
+
+fn start_receiver() -> Receiver {
+    use actix_web::{HttpResponse, web};
+    let deliveries = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Value>::new()));
+    let rejected = std::sync::Arc::new(std::sync::Mutex::new(None::<String>));
+    let (d, r) = (deliveries.clone(), rejected.clone());
+    let server = actix_web::HttpServer::new(move || {
+        let (d, r) = (d.clone(), r.clone());
+        App::new().route(
+            "/hook",
+            web::post().to(move |body: web::Json<Value>| {
+                let (d, r) = (d.clone(), r.clone());
+                async move {
+                    let mut deliveries = d.lock().unwrap();
+                    deliveries.push(body.0.clone());
+                    let first = deliveries.len() == 1;
+                    let rejected = r.lock().unwrap().clone();
+                    if first || rejected.as_deref() == body.0["transaction_id"].as_str() {
+                        HttpResponse::InternalServerError().finish()
+                    } else {
+                        HttpResponse::Ok().finish()
+                    }
+                }
+            }),
+        )
+    })
+    .workers(1)
+    .bind("127.0.0.1:0")
+    .unwrap();
+    let url = format!("http://{}/hook", server.addrs()[0]);
+    actix_rt::spawn(server.run());
+    Receiver {
+        url,
+        deliveries,
+        rejected,
+    }
+}
+
+#[actix_rt::test]
+async fn alerts_reach_the_webhook_with_retries_and_undeliverable_ones_are_dead_lettered() {
+    let receiver = start_receiver();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = trained_config(&sqlite_url(&dir));
+    config.alerts.webhook_url = Some(receiver.url.clone());
+    let runtime = trained_runtime(&config).await;
+    let app = app(&runtime, None).await;
+
+    let frauds: Vec<_> = runtime
+        .store
+        .labeled_rows()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.is_fraud)
+        .collect();
+    let mut alerted = Vec::new();
+    for fraud in &frauds {
+        let (_, body) = post(
+            &app,
+            "/score",
+            json!({"transaction_id": fraud.transaction_id}),
+        )
+        .await;
+        if body["decision"] != "APPROVE" {
+            alerted.push(body["transaction_id"].as_str().unwrap().to_owned());
+        }
+        if alerted.len() == 1 {
+            // Every delivery of the first alert fails.
+            *receiver.rejected.lock().unwrap() = alerted.first().cloned();
+        }
+        if alerted.len() == 5 {
+            break;
+        }
+    }
+    assert_eq!(
+        alerted.len(),
+        5,
+        "too few alerts among {} frauds",
+        frauds.len()
+    );
+    let deliveries = receiver.deliveries.clone();
+    let expected: std::collections::BTreeSet<String> = alerted[1..].iter().cloned().collect();
+    wait_until("accepted deliveries", Duration::from_secs(20), || {
+        let (deliveries, expected) = (deliveries.clone(), expected.clone());
+        async move {
+            let got: std::collections::BTreeSet<String> = deliveries
+                .lock()
+                .unwrap()
+                .iter()
+                .filter_map(|d| d["transaction_id"].as_str().map(str::to_owned))
+                .collect();
+            expected.is_subset(&got)
+        }
+    })
+    .await;
+    let store = runtime.store.clone();
+    wait_until(
+        "the rejected alert's dead letter",
+        Duration::from_secs(20),
+        || {
+            let store = store.clone();
+            async move {
+                store
+                    .dead_letters()
+                    .await
+                    .unwrap()
+                    .iter()
+                    .any(|d| d.actor == "alerter")
+            }
+        },
+    )
+    .await;
+    let letter = runtime
+        .store
+        .dead_letters()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|d| d.actor == "alerter")
+        .unwrap();
+    assert!(letter.reason.contains("500"), "{}", letter.reason);
+    assert!(String::from_utf8_lossy(&letter.payload).contains(&alerted[0]));
+    let attempts = receiver
+        .deliveries
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|d| d["transaction_id"] == alerted[0].as_str())
+        .count();
+    assert_eq!(attempts, 3, "the default webhook_attempts");
+    assert_eq!(runtime.metrics.alert_webhook_failures.get(), 1);
+    // The alert itself is kept.
+    let (_, alerts) = get(&app, "/alerts?limit=1000").await;
+    assert!(
+        alerts["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["transaction_id"] == alerted[0].as_str())
+    );
+}
+
+#[actix_rt::test]
+async fn labels_are_recorded_for_known_transactions_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = Runtime::start(runtime_config(&config(&sqlite_url(&dir))))
+        .await
+        .unwrap();
+    runtime.ready().await.unwrap();
+    let app = app(&runtime, None).await;
+    let transaction = new_transaction("u_label", 99.0);
+    let (status, _) = post(&app, "/score", json!({"transaction": transaction})).await;
+    assert_eq!(status, 503, "no model yet, but the transaction is kept");
+
+    let (status, label) = post(
+        &app,
+        "/labels",
+        json!({"transaction_id": transaction["transaction_id"], "is_fraud": true, "source": "analyst"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{label}");
+    assert_eq!(label["source"], "analyst");
+    let rows = runtime.store.labeled_rows().await.unwrap();
+    let row = rows
+        .iter()
+        .find(|r| r.transaction_id.to_string() == transaction["transaction_id"].as_str().unwrap())
+        .unwrap();
+    assert!(row.is_fraud);
+
+    let (status, body) = post(
+        &app,
+        "/labels",
+        json!({"transaction_id": uuid::Uuid::new_v4(), "is_fraud": true}),
+    )
+    .await;
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = post(
+        &app,
+        "/labels",
+        json!({"transaction_id": "nope", "is_fraud": true}),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+}
