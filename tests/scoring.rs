@@ -501,3 +501,48 @@ async fn labels_are_recorded_for_known_transactions_only() {
     .await;
     assert_eq!(status, 422, "{body}");
 }
+
+#[actix_rt::test]
+async fn postgres_trains_registers_scores_and_alerts() {
+    let database = common::TestDatabase::create().await;
+    let runtime = trained_runtime(&trained_config(&database.url)).await;
+    let app = app(&runtime, None).await;
+    let (status, outcome) = post(&app, "/models/retrain", json!({})).await;
+    assert_eq!(status, 200, "{outcome}");
+    assert_eq!(outcome["version"], 2, "{outcome}");
+    let (_, models) = get(&app, "/models").await;
+    assert_eq!(models["models"].as_array().unwrap().len(), 2, "{models}");
+    assert!(
+        models["models"][0]["artifacts"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("pr_curve.svg"))
+    );
+
+    let transaction = new_transaction("u_pg", 250.0);
+    let (status, scored) = post(&app, "/score", json!({"transaction": transaction})).await;
+    assert_eq!(status, 200, "{scored}");
+    let frauds: Vec<_> = runtime
+        .store
+        .labeled_rows()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.is_fraud)
+        .take(20)
+        .collect();
+    for fraud in &frauds {
+        let (status, body) = post(
+            &app,
+            "/score",
+            json!({"transaction_id": fraud.transaction_id}),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let (status, alerts) = get(&app, "/alerts?limit=50").await;
+    assert_eq!(status, 200);
+    assert!(alerts["count"].as_u64().unwrap() > 0, "{alerts}");
+    drop(runtime);
+    database.drop_database().await;
+}

@@ -5,8 +5,8 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait,
+    ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, Iterable, QueryFilter, QueryOrder,
+    QuerySelect, TransactionTrait,
 };
 use serde::Serialize;
 
@@ -136,13 +136,17 @@ impl Store {
         Ok(true)
     }
 
-    /// Every version, newest first, without model bodies.
+    /// Every version, newest first. The serialized models (megabytes
+    /// each) are not read.
     pub async fn models(&self) -> Result<Vec<ModelSummary>, DbErr> {
         let rows = Entity::find()
+            .select_only()
+            .columns(Column::iter().filter(|c| !matches!(c, Column::Artifact)))
             .order_by_desc(Column::Version)
+            .into_model::<Listed>()
             .all(&self.db)
             .await?;
-        Ok(rows.into_iter().map(summary).collect())
+        Ok(rows.into_iter().map(Listed::into_summary).collect())
     }
 
     /// One version, with its serialized model and artifacts.
@@ -170,6 +174,51 @@ async fn take_write_lock(txn: &sea_orm::DatabaseTransaction) -> Result<(), DbErr
         .exec(txn)
         .await?;
     Ok(())
+}
+
+/// A registry row without its serialized model.
+#[derive(Debug, sea_orm::FromQueryResult)]
+struct Listed {
+    version: i32,
+    stage: String,
+    algorithm: String,
+    params: serde_json::Value,
+    metrics: serde_json::Value,
+    feature_schema: serde_json::Value,
+    artifacts: serde_json::Value,
+    train_start: DateTime<Utc>,
+    train_end: DateTime<Utc>,
+    test_start: DateTime<Utc>,
+    test_end: DateTime<Utc>,
+    train_rows: i64,
+    test_rows: i64,
+    stage_reason: Option<String>,
+    created_at: DateTime<Utc>,
+    promoted_at: Option<DateTime<Utc>>,
+}
+
+impl Listed {
+    fn into_summary(self) -> ModelSummary {
+        summary(model::Model {
+            version: self.version,
+            stage: self.stage,
+            algorithm: self.algorithm,
+            params: self.params,
+            metrics: self.metrics,
+            feature_schema: self.feature_schema,
+            artifact: Vec::new(),
+            artifacts: self.artifacts,
+            train_start: self.train_start,
+            train_end: self.train_end,
+            test_start: self.test_start,
+            test_end: self.test_end,
+            train_rows: self.train_rows,
+            test_rows: self.test_rows,
+            stage_reason: self.stage_reason,
+            created_at: self.created_at,
+            promoted_at: self.promoted_at,
+        })
+    }
 }
 
 /// The listing form of a stored version.
