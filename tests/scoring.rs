@@ -546,3 +546,21 @@ async fn postgres_trains_registers_scores_and_alerts() {
     drop(runtime);
     database.drop_database().await;
 }
+
+#[actix_rt::test]
+async fn the_cron_schedule_trains_without_being_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = trained_config(&sqlite_url(&dir));
+    config.model.train_on_start = false;
+    config.model.retrain_schedule = "*/2 * * * * *".into();
+    let mut runtime = Runtime::start(runtime_config(&config)).await.unwrap();
+    runtime.backfill_finished().await.unwrap().unwrap();
+    let store = runtime.store.clone();
+    wait_until("a scheduled training", Duration::from_secs(60), || {
+        let store = store.clone();
+        async move { !store.models().await.unwrap().is_empty() }
+    })
+    .await;
+    let models = runtime.store.models().await.unwrap();
+    assert_eq!(models[0].params["trigger"], "schedule");
+}

@@ -2,8 +2,8 @@
 //! the Grafana dashboards and alert rules rely on them.
 
 use prometheus::{
-    Encoder, Gauge, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec,
-    Opts, Registry, TextEncoder,
+    Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 /// Every metric the runtime exports, registered in one registry of its own
@@ -43,6 +43,14 @@ pub struct Metrics {
     pub model_trainings: IntCounterVec,
     /// fraud_model_training_seconds: duration of the last training
     pub model_training_seconds: Gauge,
+    /// fraud_drift_detected: 1 when the last check found dataset drift
+    pub drift_detected: IntGauge,
+    /// fraud_drift_share: share of monitored features that drifted
+    pub drift_share: Gauge,
+    /// fraud_drift_feature_score{feature}: the last drift score per feature
+    pub drift_feature_score: GaugeVec,
+    /// fraud_drift_check_duration_seconds
+    pub drift_check_duration: Histogram,
     /// fraud_dead_letters_total{actor}
     pub dead_letters: IntCounterVec,
     /// fraud_actor_restarts_total{actor}
@@ -136,6 +144,34 @@ impl Metrics {
                 "Duration of the last training",
             )
             .expect("valid metric definition"),
+            drift_detected: IntGauge::new(
+                "fraud_drift_detected",
+                "1 when the last drift check found dataset drift",
+            )
+            .expect("valid metric definition"),
+            drift_share: Gauge::new(
+                "fraud_drift_share",
+                "Share of monitored features that drifted in the last check",
+            )
+            .expect("valid metric definition"),
+            drift_feature_score: GaugeVec::new(
+                Opts::new(
+                    "fraud_drift_feature_score",
+                    "Drift score of each monitored feature in the last check",
+                ),
+                &["feature"],
+            )
+            .expect("valid metric definition"),
+            drift_check_duration: Histogram::with_opts(
+                HistogramOpts::new(
+                    "fraud_drift_check_duration_seconds",
+                    "Duration of a drift check, reading the windows included",
+                )
+                .buckets(vec![
+                    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                ]),
+            )
+            .expect("valid metric definition"),
             dead_letters: counter_vec(
                 "fraud_dead_letters_total",
                 "Messages written to dead_letters",
@@ -178,6 +214,10 @@ impl Metrics {
             Box::new(self.model_version.clone()),
             Box::new(self.model_trainings.clone()),
             Box::new(self.model_training_seconds.clone()),
+            Box::new(self.drift_detected.clone()),
+            Box::new(self.drift_share.clone()),
+            Box::new(self.drift_feature_score.clone()),
+            Box::new(self.drift_check_duration.clone()),
             Box::new(self.dead_letters.clone()),
             Box::new(self.actor_restarts.clone()),
             Box::new(self.actor_mailbox_depth.clone()),

@@ -20,7 +20,7 @@ use crate::metrics::Metrics;
 use crate::producer::{Producer, ProducerSettings};
 use crate::raw_store::RawStore;
 use crate::retrainer::Retrainer;
-use crate::schedule::{Schedule, ScheduleError};
+use crate::schedule::{Schedule, ScheduleError, ScheduledJob};
 use crate::scorer::Scorer;
 use crate::store::{Store, StoreError};
 use crate::supervisor::{Link, Supervision, SupervisionPolicy};
@@ -161,8 +161,18 @@ impl Runtime {
         if config.train_on_start {
             spawn_first_training(store.clone(), retrainer.link(), history_known);
         }
-        let schedule =
-            Schedule::start(config.retrain_schedule.as_deref(), retrainer.link()).await?;
+        let mut jobs = Vec::new();
+        if let Some(cron) = &config.retrain_schedule {
+            jobs.push(ScheduledJob::send(
+                "retrain",
+                cron.clone(),
+                retrainer.link(),
+                || Retrain {
+                    trigger: "schedule".into(),
+                },
+            ));
+        }
+        let schedule = Schedule::start(jobs).await?;
         let ticker = (config.producer.rate > 0.0 || backfill.is_some())
             .then(|| spawn_ticker(producer.link(), config.tick));
 

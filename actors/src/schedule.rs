@@ -1,21 +1,53 @@
-//! Cron-scheduled commands (tokio-cron-scheduler): retraining now, drift
-//! checks later.
+//! Cron-scheduled commands (tokio-cron-scheduler): retraining and drift
+//! checks send their command to their actor on schedule.
 
+use std::sync::Arc;
+
+use actix::Message;
+use futures::future::BoxFuture;
 use tokio_cron_scheduler::{Job, JobScheduler, JobSchedulerError};
 
-use crate::messages::Retrain;
+use crate::error::Undelivered;
 use crate::supervisor::Link;
 
 /// Why a schedule could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ScheduleError {
-    #[error("invalid cron expression {expression:?}: {source}")]
+    #[error("invalid cron expression {expression:?} for {job}: {source}")]
     Cron {
+        job: &'static str,
         expression: String,
         source: JobSchedulerError,
     },
     #[error("cannot start the scheduler: {0}")]
     Scheduler(#[from] JobSchedulerError),
+}
+
+/// A command sent on a cron schedule.
+pub struct ScheduledJob {
+    pub name: &'static str,
+    /// Cron expression with seconds, e.g. `0 */5 * * * *`.
+    pub cron: String,
+    run: Arc<dyn Fn() -> BoxFuture<'static, ()> + Send + Sync>,
+}
+
+impl ScheduledJob {
+    /// Sends `command()` to `link` on every tick of `cron`.
+    pub fn send<M, R>(name: &'static str, cron: String, link: Link<M>, command: fn() -> M) -> Self
+    where
+        M: Message<Result = Result<R, Undelivered>> + Send + 'static,
+        R: Send + 'static,
+    {
+        let run = Arc::new(move || -> BoxFuture<'static, ()> {
+            let link = link.clone();
+            Box::pin(async move {
+                if let Err(undelivered) = link.send(command()).await {
+                    tracing::error!(job = name, %undelivered, "scheduled command failed");
+                }
+            })
+        });
+        ScheduledJob { name, cron, run }
+    }
 }
 
 /// The running scheduler; jobs stop when it is dropped.
@@ -24,32 +56,24 @@ pub struct Schedule {
 }
 
 impl Schedule {
-    /// Schedules retraining on `retrain` (a cron expression with seconds,
-    /// e.g. `0 0 3 * * *`), or nothing when it is None.
-    pub async fn start(
-        retrain: Option<&str>,
-        retrainer: Link<Retrain>,
-    ) -> Result<Schedule, ScheduleError> {
-        let Some(expression) = retrain else {
+    /// Starts `jobs` (no scheduler at all when there are none).
+    pub async fn start(jobs: Vec<ScheduledJob>) -> Result<Schedule, ScheduleError> {
+        if jobs.is_empty() {
             return Ok(Schedule { scheduler: None });
-        };
+        }
         let scheduler = JobScheduler::new().await?;
-        let job = Job::new_async(expression, move |_, _| {
-            let retrainer = retrainer.clone();
-            Box::pin(async move {
-                let retrain = Retrain {
-                    trigger: "schedule".into(),
-                };
-                if let Err(undelivered) = retrainer.send(retrain).await {
-                    tracing::error!(%undelivered, "scheduled training failed");
-                }
-            })
-        })
-        .map_err(|source| ScheduleError::Cron {
-            expression: expression.to_owned(),
-            source,
-        })?;
-        scheduler.add(job).await?;
+        for job in jobs {
+            let run = job.run.clone();
+            let cron_job =
+                Job::new_async(job.cron.as_str(), move |_, _| run()).map_err(|source| {
+                    ScheduleError::Cron {
+                        job: job.name,
+                        expression: job.cron.clone(),
+                        source,
+                    }
+                })?;
+            scheduler.add(cron_job).await?;
+        }
         scheduler.start().await?;
         Ok(Schedule {
             scheduler: Some(scheduler),

@@ -3,6 +3,7 @@
 
 mod alerts;
 mod dead_letters;
+mod drift;
 pub mod entity;
 mod features;
 mod history;
@@ -23,6 +24,7 @@ use sea_orm::{
 
 pub use alerts::{AlertFilter, OPEN};
 pub use dead_letters::DeadLetter;
+pub use drift::{DriftRow, NewDriftReport, ScoreRow, WindowSpec};
 pub use features::OnExisting;
 pub use history::HistoryScope;
 pub use models::{ModelSummary, NewModel, Stage, summary};
