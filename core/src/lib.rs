@@ -3,6 +3,7 @@
 //! Everything here is pure and deterministic so it can be tested and
 //! benchmarked without a runtime.
 
+pub mod drift;
 pub mod features;
 pub mod model;
 pub mod synth;
