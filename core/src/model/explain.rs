@@ -1,5 +1,6 @@
 //! Readable reasons for a score: per-prediction feature contributions
-//! (TreeSHAP, in log-odds) grouped into reason codes an analyst knows.
+//! (decision-path contributions in log-odds, see [`super::gbdt::Gbdt::contributions`])
+//! grouped into reason codes an analyst knows.
 
 use serde::{Deserialize, Serialize};
 
