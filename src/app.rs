@@ -4,6 +4,7 @@ use std::time::Instant;
 
 use actix_web::{App, HttpServer};
 use vigil_actors::alerter::WebhookSettings;
+use vigil_actors::drift_checker::DriftSettings;
 use vigil_actors::health::RestartBudget;
 use vigil_actors::producer::ProducerSettings;
 use vigil_actors::store::Store;
@@ -91,6 +92,27 @@ pub fn runtime_config(config: &Config) -> RuntimeConfig {
                 timeout: config.alerts.webhook_timeout,
                 backoff: std::time::Duration::from_millis(200),
             }),
+        drift: drift_settings(config),
+        drift_schedule: Some(config.drift.schedule.clone()).filter(|c| !c.is_empty()),
+    }
+}
+
+/// How drift is checked, from the `[drift]` section (validated at load).
+fn drift_settings(config: &Config) -> DriftSettings {
+    let d = &config.drift;
+    let defaults = DriftSettings::default();
+    DriftSettings {
+        reference_rows: d.reference_rows,
+        current_rows: d.current_rows,
+        min_rows: d.min_rows,
+        numeric_test: d.numeric_test.parse().unwrap_or(defaults.numeric_test),
+        categorical_test: d
+            .categorical_test
+            .parse()
+            .unwrap_or(defaults.categorical_test),
+        share_threshold: d.share_threshold,
+        retrain_on_drift: d.retrain_on_drift,
+        retrain_cooldown: d.retrain_cooldown,
     }
 }
 

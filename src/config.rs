@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 /// The sections of the configuration file; an environment variable whose
 /// name starts with one of them (plus `_`) sets a key of that section.
-const SECTIONS: [&str; 10] = [
+const SECTIONS: [&str; 11] = [
     "http",
     "database",
     "kafka",
@@ -24,6 +24,7 @@ const SECTIONS: [&str; 10] = [
     "model",
     "alerts",
     "mlflow",
+    "drift",
 ];
 
 /// MLflow's own variable, honoured when `mlflow.tracking_uri` is not set.
@@ -64,6 +65,7 @@ pub struct Config {
     pub model: ModelConfig,
     pub alerts: AlertsConfig,
     pub mlflow: MlflowConfig,
+    pub drift: DriftConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -193,6 +195,46 @@ pub struct MlflowConfig {
     pub tracking_uri: Option<String>,
 }
 
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DriftConfig {
+    /// Cron expression with seconds for drift checks ("" = off).
+    pub schedule: String,
+    /// Rows of the reference window (at most).
+    pub reference_rows: u64,
+    /// Rows of the current window.
+    pub current_rows: u64,
+    /// Fewer rows than this in a window: no verdict.
+    pub min_rows: u64,
+    /// Test for numeric features: wasserstein, ks, psi, jensenshannon, chisquare.
+    pub numeric_test: String,
+    /// Test for categorical features: psi, jensenshannon, chisquare.
+    pub categorical_test: String,
+    /// Dataset drift when this share of features drifted.
+    pub share_threshold: f64,
+    /// Retrain when dataset drift is detected.
+    pub retrain_on_drift: bool,
+    /// At most one drift-triggered retraining per this period.
+    #[serde(with = "humantime_serde")]
+    pub retrain_cooldown: Duration,
+}
+
+impl Default for DriftConfig {
+    fn default() -> Self {
+        DriftConfig {
+            schedule: "0 */5 * * * *".into(),
+            reference_rows: 5_000,
+            current_rows: 1_000,
+            min_rows: 100,
+            numeric_test: "wasserstein".into(),
+            categorical_test: "jensenshannon".into(),
+            share_threshold: 0.5,
+            retrain_on_drift: false,
+            retrain_cooldown: Duration::from_secs(6 * 3600),
+        }
+    }
+}
+
 impl Default for ModelConfig {
     fn default() -> Self {
         ModelConfig {
@@ -238,6 +280,7 @@ impl Default for Config {
             model: ModelConfig::default(),
             alerts: AlertsConfig::default(),
             mlflow: MlflowConfig::default(),
+            drift: DriftConfig::default(),
         }
     }
 }
@@ -384,6 +427,7 @@ impl Config {
             ));
         }
         self.validate_model()?;
+        self.validate_drift()?;
         if let Some(url) = &self.alerts.webhook_url
             && !(url.starts_with("http://") || url.starts_with("https://"))
         {
@@ -432,6 +476,45 @@ impl Config {
         }
         if !(m.learning_rate > 0.0 && m.learning_rate <= 1.0) {
             return Err(invalid("model.learning_rate", "must be in (0, 1]".into()));
+        }
+        Ok(())
+    }
+
+    fn validate_drift(&self) -> Result<(), ConfigError> {
+        use vigil_core::drift::{FeatureKind, StatTest};
+        let invalid = |key, message: String| ConfigError::Invalid { key, message };
+        let d = &self.drift;
+        if !d.schedule.is_empty() {
+            vigil_actors::schedule::validate_cron(&d.schedule)
+                .map_err(|e| invalid("drift.schedule", e))?;
+        }
+        let numeric: StatTest =
+            d.numeric_test
+                .parse()
+                .map_err(|e: vigil_core::drift::UnknownStatTest| {
+                    invalid("drift.numeric_test", e.to_string())
+                })?;
+        let categorical: StatTest =
+            d.categorical_test
+                .parse()
+                .map_err(|e: vigil_core::drift::UnknownStatTest| {
+                    invalid("drift.categorical_test", e.to_string())
+                })?;
+        debug_assert!(numeric.applies_to(FeatureKind::Numeric));
+        if !categorical.applies_to(FeatureKind::Categorical) {
+            return Err(invalid(
+                "drift.categorical_test",
+                format!("{categorical} does not apply to categorical features"),
+            ));
+        }
+        if d.current_rows == 0 || d.reference_rows == 0 || d.min_rows == 0 {
+            return Err(invalid(
+                "drift.current_rows",
+                "window sizes and min_rows must be at least 1".into(),
+            ));
+        }
+        if !(d.share_threshold > 0.0 && d.share_threshold <= 1.0) {
+            return Err(invalid("drift.share_threshold", "must be in (0, 1]".into()));
         }
         Ok(())
     }

@@ -5,75 +5,14 @@ mod common;
 
 use std::time::Duration;
 
-use actix_web::dev::{Service, ServiceResponse};
 use actix_web::{App, test};
-use common::{config, sqlite_url, trained_config, wait_until};
+use common::{
+    app, config, get, new_transaction, post, sqlite_url, trained_config, trained_runtime,
+    wait_until,
+};
 use serde_json::{Value, json};
 use vigil::app::runtime_config;
-use vigil::http::{AppState, configure};
 use vigil_actors::Runtime;
-
-/// Starts a runtime on `config` and waits for its start-up training to
-/// promote a model.
-async fn trained_runtime(config: &vigil::config::Config) -> Runtime {
-    let mut runtime = Runtime::start(runtime_config(config)).await.unwrap();
-    runtime.ready().await.unwrap();
-    runtime.backfill_finished().await.unwrap().unwrap();
-    let store = runtime.store.clone();
-    wait_until("a production model", Duration::from_secs(120), || {
-        let store = store.clone();
-        async move { store.production_model().await.unwrap().is_some() }
-    })
-    .await;
-    runtime
-}
-
-async fn app(
-    runtime: &Runtime,
-    api_key: Option<&str>,
-) -> impl Service<actix_http::Request, Response = ServiceResponse, Error = actix_web::Error> + use<>
-{
-    let state = AppState::of(runtime, api_key.map(str::to_owned));
-    test::init_service(App::new().configure(configure(state, 65536))).await
-}
-
-fn new_transaction(user: &str, amount: f64) -> Value {
-    json!({
-        "transaction_id": uuid::Uuid::new_v4(),
-        "user_id": user,
-        "merchant_id": "m_000001",
-        "amount": amount,
-        "currency": "EUR",
-        "country": "FR",
-        "channel": "online",
-        "timestamp": chrono::Utc::now(),
-    })
-}
-
-async fn post(
-    app: &impl Service<actix_http::Request, Response = ServiceResponse, Error = actix_web::Error>,
-    uri: &str,
-    body: Value,
-) -> (u16, Value) {
-    let request = test::TestRequest::post()
-        .uri(uri)
-        .set_json(body)
-        .to_request();
-    let response = test::call_service(app, request).await;
-    let status = response.status().as_u16();
-    let body = test::read_body(response).await;
-    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
-}
-
-async fn get(
-    app: &impl Service<actix_http::Request, Response = ServiceResponse, Error = actix_web::Error>,
-    uri: &str,
-) -> (u16, Value) {
-    let response = test::call_service(app, test::TestRequest::get().uri(uri).to_request()).await;
-    let status = response.status().as_u16();
-    let body = test::read_body(response).await;
-    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
-}
 
 #[actix_rt::test]
 async fn start_up_trains_a_model_that_scores_stored_and_new_transactions_alike() {

@@ -7,11 +7,11 @@
 
 pub mod alerter;
 pub mod bus;
+pub mod drift_checker;
 pub mod error;
 pub mod faults;
 pub mod feature_engine;
 pub mod health;
-pub mod idle;
 pub mod messages;
 pub mod metrics;
 pub mod mlflow;

@@ -10,12 +10,14 @@ use tokio::task::JoinHandle;
 
 use crate::alerter::{Alerter, WebhookSettings};
 use crate::bus::{Bus, InProcessBus};
+use crate::drift_checker::{DriftChecker, DriftSettings};
 use crate::error::Undelivered;
 use crate::faults::FaultInjector;
 use crate::feature_engine::FeatureEngine;
 use crate::health::{HealthRegistry, RestartBudget};
-use crate::idle::DriftChecker;
-use crate::messages::{Backfill, BackfillReport, FeatureBatch, Healthz, Promote, Retrain, Tick};
+use crate::messages::{
+    Backfill, BackfillReport, CheckDrift, FeatureBatch, Healthz, Promote, Retrain, Tick,
+};
 use crate::metrics::Metrics;
 use crate::producer::{Producer, ProducerSettings};
 use crate::raw_store::RawStore;
@@ -49,6 +51,9 @@ pub struct RuntimeConfig {
     pub train_on_start: bool,
     /// Where alerts are posted, if anywhere.
     pub webhook: Option<WebhookSettings>,
+    pub drift: DriftSettings,
+    /// Cron expression (with seconds) for drift checks; None = off.
+    pub drift_schedule: Option<String>,
 }
 
 /// Why the runtime could not start.
@@ -75,6 +80,10 @@ pub struct Runtime {
     pub retrainer: Link<Retrain>,
     /// Promotes a registered version.
     pub promoter: Link<Promote>,
+    /// Runs a drift check on request.
+    pub drift_checker: Link<CheckDrift>,
+    /// How drift is checked (`GET /drift/stats` reads the same windows).
+    pub drift_settings: DriftSettings,
     probes: Vec<Link<Healthz>>,
     backfill: Option<JoinHandle<Result<BackfillReport, Undelivered>>>,
     ticker: Option<(watch::Sender<bool>, JoinHandle<()>)>,
@@ -136,7 +145,13 @@ impl Runtime {
             alerter.link(),
             retrainer.link(),
         ];
-        probes.push(supervision.spawn(DriftChecker::factory()).link());
+        let drift_checker = supervision.spawn(DriftChecker::factory(
+            store.clone(),
+            config.drift.clone(),
+            metrics.clone(),
+            retrainer.link(),
+        ));
+        probes.push(drift_checker.link());
         let producer = supervision.spawn(Producer::factory(
             config.producer.clone(),
             bus.clone(),
@@ -172,6 +187,16 @@ impl Runtime {
                 },
             ));
         }
+        if let Some(cron) = &config.drift_schedule {
+            jobs.push(ScheduledJob::send(
+                "drift",
+                cron.clone(),
+                drift_checker.link(),
+                || CheckDrift {
+                    trigger: "schedule".into(),
+                },
+            ));
+        }
         let schedule = Schedule::start(jobs).await?;
         let ticker = (config.producer.rate > 0.0 || backfill.is_some())
             .then(|| spawn_ticker(producer.link(), config.tick));
@@ -185,6 +210,8 @@ impl Runtime {
             scorer: scorer.link(),
             retrainer: retrainer.link(),
             promoter: retrainer.link(),
+            drift_checker: drift_checker.link(),
+            drift_settings: config.drift.clone(),
             probes,
             backfill,
             ticker,

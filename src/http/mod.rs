@@ -2,6 +2,8 @@
 
 mod alerts;
 mod auth;
+mod drift;
+mod drift_report;
 mod error;
 mod health;
 mod labels;
@@ -14,8 +16,9 @@ use std::sync::Arc;
 use actix_web::web;
 use vigil_actors::Runtime;
 use vigil_actors::bus::Bus;
+use vigil_actors::drift_checker::DriftSettings;
 use vigil_actors::health::HealthRegistry;
-use vigil_actors::messages::{FeatureBatch, Promote, Retrain};
+use vigil_actors::messages::{CheckDrift, FeatureBatch, Promote, Retrain};
 use vigil_actors::metrics::Metrics;
 use vigil_actors::store::Store;
 use vigil_actors::supervisor::Link;
@@ -32,6 +35,8 @@ pub struct AppState {
     pub scorer: Link<FeatureBatch>,
     pub retrainer: Link<Retrain>,
     pub promoter: Link<Promote>,
+    pub drift_checker: Link<CheckDrift>,
+    pub drift_settings: DriftSettings,
     /// Required bearer token of admin endpoints, when set.
     pub api_key: Option<String>,
 }
@@ -47,6 +52,8 @@ impl AppState {
             scorer: runtime.scorer.clone(),
             retrainer: runtime.retrainer.clone(),
             promoter: runtime.promoter.clone(),
+            drift_checker: runtime.drift_checker.clone(),
+            drift_settings: runtime.drift_settings.clone(),
             api_key,
         }
     }
@@ -70,6 +77,12 @@ pub fn configure(state: AppState, max_body_bytes: usize) -> impl FnOnce(&mut web
             .service(models::promote)
             .service(alerts::list)
             .service(labels::create)
+            .service(drift::status)
+            .service(drift::run_post)
+            .service(drift::run_get)
+            .service(drift::report)
+            .service(drift::stats)
+            .service(drift::history)
             .default_service(web::to(error::not_found));
     }
 }

@@ -4,14 +4,82 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+use actix_web::dev::{Service, ServiceResponse};
+use actix_web::{App, test};
 use sea_orm::{ConnectionTrait, Database};
+use serde_json::{Value, json};
 use vigil::config::Config;
-use vigil_actors::RuntimeConfig;
+use vigil::http::{AppState, configure};
+use vigil_actors::{Runtime, RuntimeConfig};
 
 /// A runtime configuration for tests: a small population, no backfill,
 /// the producer off, short backoffs.
 pub fn runtime_config(database_url: &str) -> RuntimeConfig {
     vigil::app::runtime_config(&config(database_url))
+}
+
+/// Starts a runtime on `config` and waits for its start-up training to
+/// promote a model.
+pub async fn trained_runtime(config: &vigil::config::Config) -> Runtime {
+    let mut runtime = Runtime::start(vigil::app::runtime_config(config))
+        .await
+        .unwrap();
+    runtime.ready().await.unwrap();
+    runtime.backfill_finished().await.unwrap().unwrap();
+    let store = runtime.store.clone();
+    wait_until("a production model", Duration::from_secs(120), || {
+        let store = store.clone();
+        async move { store.production_model().await.unwrap().is_some() }
+    })
+    .await;
+    runtime
+}
+
+pub async fn app(
+    runtime: &Runtime,
+    api_key: Option<&str>,
+) -> impl Service<actix_http::Request, Response = ServiceResponse, Error = actix_web::Error> + use<>
+{
+    let state = AppState::of(runtime, api_key.map(str::to_owned));
+    test::init_service(App::new().configure(configure(state, 65536))).await
+}
+
+pub fn new_transaction(user: &str, amount: f64) -> Value {
+    json!({
+        "transaction_id": uuid::Uuid::new_v4(),
+        "user_id": user,
+        "merchant_id": "m_000001",
+        "amount": amount,
+        "currency": "EUR",
+        "country": "FR",
+        "channel": "online",
+        "timestamp": chrono::Utc::now(),
+    })
+}
+
+pub async fn post(
+    app: &impl Service<actix_http::Request, Response = ServiceResponse, Error = actix_web::Error>,
+    uri: &str,
+    body: Value,
+) -> (u16, Value) {
+    let request = test::TestRequest::post()
+        .uri(uri)
+        .set_json(body)
+        .to_request();
+    let response = test::call_service(app, request).await;
+    let status = response.status().as_u16();
+    let body = test::read_body(response).await;
+    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+}
+
+pub async fn get(
+    app: &impl Service<actix_http::Request, Response = ServiceResponse, Error = actix_web::Error>,
+    uri: &str,
+) -> (u16, Value) {
+    let response = test::call_service(app, test::TestRequest::get().uri(uri).to_request()).await;
+    let status = response.status().as_u16();
+    let body = test::read_body(response).await;
+    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
 }
 
 /// The test configuration [`runtime_config`] derives from: a small
@@ -25,6 +93,7 @@ pub fn config(database_url: &str) -> Config {
     config.producer.tick = Duration::from_millis(20);
     config.backfill.days = 0;
     config.model.retrain_schedule = String::new();
+    config.drift.schedule = String::new();
     config.supervisor.backoff_initial = Duration::from_millis(5);
     config.supervisor.backoff_max = Duration::from_millis(100);
     config

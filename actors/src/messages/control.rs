@@ -88,3 +88,11 @@ pub struct Promote {
     pub version: i32,
     pub reason: String,
 }
+
+/// Compare the newest transactions with the reference window now.
+#[derive(Debug, Clone, Serialize, Message)]
+#[rtype(result = "Result<crate::drift_checker::DriftCheck, Undelivered>")]
+pub struct CheckDrift {
+    /// Why: `schedule` or `api`.
+    pub trigger: String,
+}

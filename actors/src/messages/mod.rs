@@ -9,6 +9,7 @@ mod control;
 mod data;
 
 pub use control::{
-    Backfill, BackfillReport, Healthz, Promote, Retrain, SwapModel, Tick, TrainingOutcome,
+    Backfill, BackfillReport, CheckDrift, Healthz, Promote, Retrain, SwapModel, Tick,
+    TrainingOutcome,
 };
 pub use data::{EventSource, FeatureBatch, LabelBatch, Scored, ScoredBatch, TransactionBatch};

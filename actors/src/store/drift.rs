@@ -16,6 +16,7 @@ use super::features::vector;
 /// One transaction as a drift check sees it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DriftRow {
+    pub time: DateTime<Utc>,
     pub features: FeatureVector,
     pub country: Option<String>,
     pub channel: Option<String>,
@@ -100,6 +101,7 @@ impl Store {
             .map(|f| {
                 let (country, channel) = categorical.remove(&f.transaction_id).unwrap_or_default();
                 DriftRow {
+                    time: f.event_time,
                     features: vector(f),
                     country,
                     channel,
@@ -143,9 +145,12 @@ impl Store {
         transaction_feature::Entity::find().count(&self.db).await
     }
 
-    /// Stores a drift check.
-    pub async fn insert_drift_report(&self, report: NewDriftReport) -> Result<Uuid, DbErr> {
-        let report_id = Uuid::new_v4();
+    /// Stores a drift check under `report_id`.
+    pub async fn insert_drift_report(
+        &self,
+        report_id: Uuid,
+        report: NewDriftReport,
+    ) -> Result<(), DbErr> {
         let row = drift_report::ActiveModel {
             report_id: Set(report_id),
             checked_at: Set(report.checked_at),
@@ -161,7 +166,7 @@ impl Store {
         drift_report::Entity::insert(row)
             .exec_without_returning(&self.db)
             .await?;
-        Ok(report_id)
+        Ok(())
     }
 
     /// The newest drift checks, newest first.
