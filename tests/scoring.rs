@@ -14,6 +14,24 @@ use serde_json::{Value, json};
 use vigil::app::runtime_config;
 use vigil_actors::Runtime;
 
+/// Scores the first `n` labelled frauds of the store by id.
+async fn score_known_frauds(
+    runtime: &Runtime,
+    app: &impl actix_web::dev::Service<
+        actix_http::Request,
+        Response = actix_web::dev::ServiceResponse,
+        Error = actix_web::Error,
+    >,
+    n: usize,
+) {
+    let rows = runtime.store.labeled_rows().await.unwrap();
+    for fraud in rows.iter().filter(|r| r.is_fraud).take(n) {
+        let body = json!({"transaction_id": fraud.transaction_id});
+        let (status, answer) = post(app, "/score", body).await;
+        assert_eq!(status, 200, "{answer}");
+    }
+}
+
 #[actix_rt::test]
 async fn start_up_trains_a_model_that_scores_stored_and_new_transactions_alike() {
     let dir = tempfile::tempdir().unwrap();
@@ -87,24 +105,7 @@ async fn start_up_trains_a_model_that_scores_stored_and_new_transactions_alike()
 
     // The backfill ran before there was a model; scoring its known frauds
     // now raises alerts with readable reasons.
-    let frauds: Vec<_> = runtime
-        .store
-        .labeled_rows()
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|r| r.is_fraud)
-        .take(30)
-        .collect();
-    for fraud in &frauds {
-        let (status, body) = post(
-            &app,
-            "/score",
-            json!({"transaction_id": fraud.transaction_id}),
-        )
-        .await;
-        assert_eq!(status, 200, "{body}");
-    }
+    score_known_frauds(&runtime, &app, 30).await;
     let (status, alerts) = get(&app, "/alerts?decision=BLOCK&limit=5").await;
     assert_eq!(status, 200);
     let first = &alerts["alerts"][0];
@@ -461,24 +462,7 @@ async fn postgres_trains_registers_scores_and_alerts() {
     let transaction = new_transaction("u_pg", 250.0);
     let (status, scored) = post(&app, "/score", json!({"transaction": transaction})).await;
     assert_eq!(status, 200, "{scored}");
-    let frauds: Vec<_> = runtime
-        .store
-        .labeled_rows()
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|r| r.is_fraud)
-        .take(20)
-        .collect();
-    for fraud in &frauds {
-        let (status, body) = post(
-            &app,
-            "/score",
-            json!({"transaction_id": fraud.transaction_id}),
-        )
-        .await;
-        assert_eq!(status, 200, "{body}");
-    }
+    score_known_frauds(&runtime, &app, 20).await;
     let (status, alerts) = get(&app, "/alerts?limit=50").await;
     assert_eq!(status, 200);
     assert!(alerts["count"].as_u64().unwrap() > 0, "{alerts}");
