@@ -360,4 +360,22 @@ mod tests {
         );
         assert!(FraudModel::from_bytes(b"{}").is_err());
     }
+
+    #[test]
+    fn the_anomaly_score_is_a_classifier_input_that_the_trees_use() {
+        let trained = trained();
+        let importance: std::collections::HashMap<_, _> =
+            trained.report.importance.iter().cloned().collect();
+        assert_eq!(importance.len(), crate::model::fraud_model::INPUTS);
+        assert!(
+            importance["anomaly_score"] > 0.0,
+            "{:?}",
+            trained.report.importance
+        );
+        // The input row carries the detector's score as its last column.
+        let row = &month().test[0];
+        let inputs = trained.model.inputs(&row.features);
+        assert_eq!(&inputs[..N], &row.features.to_array()[..]);
+        assert!(inputs[N] > 0.0 && inputs[N] < 1.0);
+    }
 }
