@@ -89,6 +89,8 @@ pub struct Runtime {
     ticker: Option<(watch::Sender<bool>, JoinHandle<()>)>,
     /// Kept so scheduled jobs live as long as the runtime.
     _schedule: Schedule,
+    /// The thread of the Retrainer and the DriftChecker.
+    background: actix::Arbiter,
 }
 
 impl Runtime {
@@ -119,12 +121,18 @@ impl Runtime {
             metrics.clone(),
             alerter.link(),
         ));
-        let retrainer = supervision.spawn(Retrainer::factory(
-            store.clone(),
-            config.training.clone(),
-            metrics.clone(),
-            scorer.link(),
-        ));
+        // Training and drift checks read large windows and serialize
+        // models: on their own thread, the Scorer never waits for them.
+        let background = actix::Arbiter::new();
+        let retrainer = supervision.spawn_on(
+            &background.handle(),
+            Retrainer::factory(
+                store.clone(),
+                config.training.clone(),
+                metrics.clone(),
+                scorer.link(),
+            ),
+        );
         let feature_engine = supervision.spawn(FeatureEngine::factory(
             store.clone(),
             config.features.clone(),
@@ -145,12 +153,15 @@ impl Runtime {
             alerter.link(),
             retrainer.link(),
         ];
-        let drift_checker = supervision.spawn(DriftChecker::factory(
-            store.clone(),
-            config.drift.clone(),
-            metrics.clone(),
-            retrainer.link(),
-        ));
+        let drift_checker = supervision.spawn_on(
+            &background.handle(),
+            DriftChecker::factory(
+                store.clone(),
+                config.drift.clone(),
+                metrics.clone(),
+                retrainer.link(),
+            ),
+        );
         probes.push(drift_checker.link());
         let producer = supervision.spawn(Producer::factory(
             config.producer.clone(),
@@ -216,6 +227,7 @@ impl Runtime {
             backfill,
             ticker,
             _schedule: schedule,
+            background,
         })
     }
 
@@ -250,6 +262,7 @@ impl Runtime {
 
 impl Drop for Runtime {
     fn drop(&mut self) {
+        self.background.stop();
         if let Some((stop, _)) = &self.ticker {
             let _ = stop.send(true);
         }

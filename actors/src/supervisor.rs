@@ -20,6 +20,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
+use actix::dev::ArbiterHandle;
 use actix::prelude::*;
 use futures::FutureExt;
 use futures::future::LocalBoxFuture;
@@ -85,23 +86,52 @@ pub struct Supervision {
 }
 
 impl Supervision {
-    /// Starts a supervised actor for workers built by `factory`.
+    /// Starts a supervised actor for workers built by `factory`, on the
+    /// current arbiter.
     pub fn spawn<W: Worker>(&self, factory: Factory<W>) -> Supervised<W> {
-        let health = self.registry.register(W::NAME);
-        let care = Rc::new(Care {
-            factory,
-            health: health.clone(),
-            policy: self.policy,
-            faults: self.faults.clone(),
-            store: self.store.clone(),
-            consecutive_failures: Cell::new(0),
-        });
-        let capacity = self.policy.mailbox_capacity;
-        let addr = Supervisor::create(move |ctx| {
-            ctx.set_mailbox_capacity(capacity);
-            Supervisor { worker: None, care }
-        });
+        let (health, build) = self.prepare(factory);
+        let addr = Supervisor::create(build);
         Supervised { addr, health }
+    }
+
+    /// Starts a supervised actor on another arbiter (its own thread): for
+    /// workers whose async work — decoding a large query, serializing a
+    /// model — must not hold up the actors on the scoring path.
+    pub fn spawn_on<W: Worker>(
+        &self,
+        arbiter: &ArbiterHandle,
+        factory: Factory<W>,
+    ) -> Supervised<W> {
+        let (health, build) = self.prepare(factory);
+        let addr = Supervisor::start_in_arbiter(arbiter, build);
+        Supervised { addr, health }
+    }
+
+    /// Registers the actor's health and returns how to build its
+    /// supervisor where it will run.
+    fn prepare<W: Worker>(
+        &self,
+        factory: Factory<W>,
+    ) -> (
+        Arc<ActorHealth>,
+        impl FnOnce(&mut Context<Supervisor<W>>) -> Supervisor<W> + Send + 'static,
+    ) {
+        let health = self.registry.register(W::NAME);
+        let (policy, faults, store) = (self.policy, self.faults.clone(), self.store.clone());
+        let care_health = health.clone();
+        let build = move |ctx: &mut Context<Supervisor<W>>| {
+            ctx.set_mailbox_capacity(policy.mailbox_capacity);
+            let care = Rc::new(Care {
+                factory,
+                health: care_health,
+                policy,
+                faults,
+                store,
+                consecutive_failures: Cell::new(0),
+            });
+            Supervisor { worker: None, care }
+        };
+        (health, build)
     }
 }
 
