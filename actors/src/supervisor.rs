@@ -109,17 +109,11 @@ impl Supervision {
 
     /// Registers the actor's health and returns how to build its
     /// supervisor where it will run.
-    fn prepare<W: Worker>(
-        &self,
-        factory: Factory<W>,
-    ) -> (
-        Arc<ActorHealth>,
-        impl FnOnce(&mut Context<Supervisor<W>>) -> Supervisor<W> + Send + 'static,
-    ) {
+    fn prepare<W: Worker>(&self, factory: Factory<W>) -> (Arc<ActorHealth>, BuildSupervisor<W>) {
         let health = self.registry.register(W::NAME);
         let (policy, faults, store) = (self.policy, self.faults.clone(), self.store.clone());
         let care_health = health.clone();
-        let build = move |ctx: &mut Context<Supervisor<W>>| {
+        let build: BuildSupervisor<W> = Box::new(move |ctx: &mut Context<Supervisor<W>>| {
             ctx.set_mailbox_capacity(policy.mailbox_capacity);
             let care = Rc::new(Care {
                 factory,
@@ -130,10 +124,14 @@ impl Supervision {
                 consecutive_failures: Cell::new(0),
             });
             Supervisor { worker: None, care }
-        };
+        });
         (health, build)
     }
 }
+
+/// Builds a supervisor inside its actor context, on whichever thread it
+/// will run.
+type BuildSupervisor<W> = Box<dyn FnOnce(&mut Context<Supervisor<W>>) -> Supervisor<W> + Send>;
 
 /// A running supervised actor: its address and its health record.
 pub struct Supervised<W: Worker> {
