@@ -39,7 +39,7 @@ pub struct Metrics {
     pub alert_webhook_failures: IntCounter,
     /// fraud_model_version: the production model's version (0 = none)
     pub model_version: IntGauge,
-    /// fraud_model_trainings_total{outcome}: promoted, candidate, failed
+    /// fraud_model_trainings_total{outcome}: promoted, candidate, skipped, failed
     pub model_trainings: IntCounterVec,
     /// fraud_model_training_seconds: duration of the last training
     pub model_training_seconds: Gauge,
@@ -136,7 +136,7 @@ impl Metrics {
             .expect("valid metric definition"),
             model_trainings: counter_vec(
                 "fraud_model_trainings_total",
-                "Trainings by outcome: promoted, candidate or failed",
+                "Trainings by outcome: promoted, candidate, skipped or failed",
                 "outcome",
             ),
             model_training_seconds: Gauge::new(

@@ -57,12 +57,15 @@ pub async fn train_and_register(
             .map_err(|e| TrainingFailure::Model(e.to_string()))?;
         // The champion is judged on the challenger's test window, so the
         // comparison is like for like.
-        let champion = match champion {
-            Some(row) => FraudModel::from_bytes(&row.artifact)
-                .ok()
-                .map(|m| (row.version, evaluate_model(&m, &split.test, &params))),
-            None => None,
-        };
+        // A production model that no longer decodes cannot be a champion:
+        // the challenger is judged on the gates alone and may replace it.
+        let champion = champion.and_then(|row| match FraudModel::from_bytes(&row.artifact) {
+            Ok(m) => Some((row.version, evaluate_model(&m, &split.test, &params))),
+            Err(e) => {
+                tracing::warn!(version = row.version, error = %e, "the production model does not decode");
+                None
+            }
+        });
         Ok::<_, TrainingFailure>((trained, champion))
     })
     .await
