@@ -32,12 +32,12 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
 use vigil_actors::drift_checker::{
-    CATEGORICAL_FEATURES, DriftSettings, NUMERIC_FEATURES, WindowInfo, Windows, check,
+    CATEGORICAL_FEATURES, DriftSettings, NUMERIC_FEATURES, Windows, check, simulated_rows,
+    windows_of,
 };
 use vigil_actors::store::DriftRow;
 use vigil_core::drift::StatTest;
-use vigil_core::features::{FeatureConfig, HistoryEvent, compute_history};
-use vigil_core::synth::{Generator, SynthConfig, SynthEvent};
+use vigil_core::synth::SynthConfig;
 
 /// Rows of the reference window (`DriftSettings::reference_rows`).
 const REFERENCE_ROWS: usize = 5_000;
@@ -67,41 +67,10 @@ fn amount_factor() -> f64 {
 
 /// The two windows, from the default population's stream.
 fn windows(factor: f64) -> Windows {
-    let config = SynthConfig::default();
-    let rate = config.natural_rate_per_sec();
-    let mut generator = Generator::new(config, start(), rate);
     let shift_from = start() + TimeDelta::days(CURRENT_FROM_DAYS);
     // A whole day past the current window's start: more than enough rows.
     let end = shift_from + TimeDelta::days(1);
-    let mut events = Vec::new();
-    let mut transactions = std::collections::HashMap::new();
-    while let Some(event) = generator.next_before(end) {
-        match event {
-            SynthEvent::Transaction {
-                mut transaction, ..
-            } => {
-                if transaction.timestamp >= shift_from {
-                    transaction.amount *= factor;
-                }
-                transactions.insert(transaction.transaction_id, transaction.clone());
-                events.push(HistoryEvent::Transaction(transaction));
-            }
-            SynthEvent::Label(label) => events.push(HistoryEvent::Label(label)),
-        }
-    }
-    // compute_history returns the rows in processing (time) order.
-    let rows: Vec<DriftRow> = compute_history(&FeatureConfig::default(), events)
-        .into_iter()
-        .map(|(id, features)| {
-            let t = &transactions[&id];
-            DriftRow {
-                time: t.timestamp,
-                features,
-                country: t.country.clone(),
-                channel: t.channel.map(|c| c.as_str().to_owned()),
-            }
-        })
-        .collect();
+    let rows = simulated_rows(&SynthConfig::default(), start(), end, (shift_from, factor));
     let take = |from: DateTime<Utc>, n: usize| -> Vec<DriftRow> {
         let window: Vec<DriftRow> = rows
             .iter()
@@ -118,24 +87,7 @@ fn windows(factor: f64) -> Windows {
         reference.last().expect("rows").time < shift_from,
         "the reference window runs into the current one"
     );
-    Windows {
-        reference_info: info("oldest_rows", &reference),
-        current_info: info("newest_rows", &current),
-        reference,
-        current,
-        reference_scores: Vec::new(),
-        current_scores: Vec::new(),
-    }
-}
-
-fn info(source: &str, rows: &[DriftRow]) -> WindowInfo {
-    WindowInfo {
-        source: source.to_owned(),
-        model_version: None,
-        rows: rows.len(),
-        start: rows.first().map(|r| r.time),
-        end: rows.last().map(|r| r.time),
-    }
+    windows_of(reference, current)
 }
 
 fn drift(c: &mut Criterion) {

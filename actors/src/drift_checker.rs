@@ -20,6 +20,8 @@ use vigil_core::drift::{
     DatasetDrift, FeatureDrift, StatTest, dataset_drift, feature_drift_categorical,
     feature_drift_numeric,
 };
+use vigil_core::features::{FeatureConfig, HistoryEvent, compute_history};
+use vigil_core::synth::{Generator, SynthConfig, SynthEvent};
 
 use crate::error::ActorError;
 use crate::messages::{CheckDrift, Retrain};
@@ -464,11 +466,63 @@ impl Handles<CheckDrift> for DriftChecker {
     }
 }
 
+/// Drift rows of a simulated stream from `start` to `end`, in time order,
+/// with every amount from `shift.0` on multiplied by `shift.1` before the
+/// features are computed: the data of the drift tests and benchmark.
+pub fn simulated_rows(
+    synth: &SynthConfig,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    shift: (DateTime<Utc>, f64),
+) -> Vec<DriftRow> {
+    let (shift_from, factor) = shift;
+    let mut generator = Generator::new(synth.clone(), start, synth.natural_rate_per_sec());
+    let mut events = Vec::new();
+    let mut transactions = std::collections::HashMap::new();
+    while let Some(event) = generator.next_before(end) {
+        match event {
+            SynthEvent::Transaction {
+                mut transaction, ..
+            } => {
+                if transaction.timestamp >= shift_from {
+                    transaction.amount *= factor;
+                }
+                transactions.insert(transaction.transaction_id, transaction.clone());
+                events.push(HistoryEvent::Transaction(transaction));
+            }
+            SynthEvent::Label(label) => events.push(HistoryEvent::Label(label)),
+        }
+    }
+    // compute_history returns the rows in processing (time) order.
+    compute_history(&FeatureConfig::default(), events)
+        .into_iter()
+        .map(|(id, features)| {
+            let t = &transactions[&id];
+            DriftRow {
+                time: t.timestamp,
+                features,
+                country: t.country.clone(),
+                channel: t.channel.map(|c| c.as_str().to_owned()),
+            }
+        })
+        .collect()
+}
+
+/// Windows of `rows`, for checks outside the store (tests, benchmarks).
+pub fn windows_of(reference: Vec<DriftRow>, current: Vec<DriftRow>) -> Windows {
+    Windows {
+        reference_info: window_info("oldest_rows", None, &reference),
+        current_info: window_info("newest_rows", None, &current),
+        reference,
+        current,
+        reference_scores: Vec::new(),
+        current_scores: Vec::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::{TimeDelta, TimeZone};
-    use vigil_core::features::{FeatureConfig, HistoryEvent, compute_history};
-    use vigil_core::synth::{Generator, SynthConfig, SynthEvent};
 
     use super::*;
 
@@ -484,49 +538,13 @@ mod tests {
             merchants: 200,
             ..SynthConfig::default()
         };
-        let mut generator = Generator::new(config.clone(), start, config.natural_rate_per_sec());
-        let mut events = Vec::new();
-        let mut transactions = std::collections::HashMap::new();
-        while let Some(event) = generator.next_before(start + TimeDelta::days(5)) {
-            match event {
-                SynthEvent::Transaction {
-                    mut transaction, ..
-                } => {
-                    if transaction.timestamp >= shift_from {
-                        transaction.amount *= factor;
-                    }
-                    transactions.insert(transaction.transaction_id, transaction.clone());
-                    events.push(HistoryEvent::Transaction(transaction));
-                }
-                SynthEvent::Label(label) => events.push(HistoryEvent::Label(label)),
-            }
-        }
-        let rows: Vec<DriftRow> = compute_history(&FeatureConfig::default(), events)
+        let day = |n| start + TimeDelta::days(n);
+        let rows = simulated_rows(&config, start, day(5), (shift_from, factor));
+        let (reference, rest): (Vec<DriftRow>, Vec<DriftRow>) = rows
             .into_iter()
-            .map(|(id, features)| {
-                let t = &transactions[&id];
-                DriftRow {
-                    time: t.timestamp,
-                    features,
-                    country: t.country.clone(),
-                    channel: t.channel.map(|c| c.as_str().to_owned()),
-                }
-            })
-            .collect();
-        let reference: Vec<DriftRow> = rows
-            .iter()
-            .filter(|r| r.time >= start + TimeDelta::days(1) && r.time < start + TimeDelta::days(3))
-            .cloned()
-            .collect();
-        let current: Vec<DriftRow> = rows.into_iter().filter(|r| r.time >= shift_from).collect();
-        Windows {
-            reference_info: window_info("oldest_rows", None, &reference),
-            current_info: window_info("newest_rows", None, &current),
-            reference,
-            current,
-            reference_scores: Vec::new(),
-            current_scores: Vec::new(),
-        }
+            .partition(|r| r.time >= day(1) && r.time < day(3));
+        let current = rest.into_iter().filter(|r| r.time >= shift_from).collect();
+        windows_of(reference, current)
     }
 
     fn drifted(check: &DriftCheck, feature: &str) -> bool {

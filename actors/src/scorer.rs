@@ -14,7 +14,7 @@ use std::time::Instant;
 use chrono::Utc;
 use vigil_core::Transaction;
 use vigil_core::features::FeatureVector;
-use vigil_core::model::{FraudModel, Thresholds};
+use vigil_core::model::{Decision, FraudModel, Thresholds};
 
 use crate::error::ActorError;
 use crate::messages::{FeatureBatch, Scored, ScoredBatch, SwapModel};
@@ -122,15 +122,16 @@ impl Handles<FeatureBatch> for Scorer {
             .map(|(t, f)| self.score(serving, t, f))
             .collect();
         self.store.insert_scores(&scores).await?;
-        if scores
+        // Only REVIEW and BLOCK concern the Alerter.
+        let alerting: Vec<Scored> = scores
             .iter()
-            .any(|s| s.decision != vigil_core::model::Decision::Approve)
-        {
+            .filter(|s| s.decision != Decision::Approve)
+            .cloned()
+            .collect();
+        if !alerting.is_empty() {
             // The scores are stored; an alert the Alerter cannot write is
             // dead-lettered there, not a reason to score again.
-            let alerts = ScoredBatch {
-                scores: scores.clone(),
-            };
+            let alerts = ScoredBatch { scores: alerting };
             if let Err(undelivered) = self.alerter.send(alerts).await {
                 tracing::error!(%undelivered, "alerts not recorded");
             }
