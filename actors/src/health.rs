@@ -2,13 +2,14 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use prometheus::{IntCounter, IntGauge};
 use serde::Serialize;
 
+use crate::bus::kafka::{KafkaSnapshot, KafkaStatus};
 use crate::metrics::Metrics;
 use crate::store::Store;
 
@@ -193,6 +194,8 @@ pub struct HealthRegistry {
     budget: RestartBudget,
     metrics: Arc<Metrics>,
     actors: RwLock<Vec<Arc<ActorHealth>>>,
+    /// Broker reachability and consumer lag, in Kafka mode.
+    kafka: OnceLock<Arc<KafkaStatus>>,
 }
 
 impl HealthRegistry {
@@ -202,7 +205,18 @@ impl HealthRegistry {
             budget,
             metrics,
             actors: RwLock::new(Vec::new()),
+            kafka: OnceLock::new(),
         }
+    }
+
+    /// Includes the Kafka clients' status in health reports.
+    pub fn watch_kafka(&self, status: Arc<KafkaStatus>) {
+        let _ = self.kafka.set(status);
+    }
+
+    /// Broker reachability and consumer lag, when running on Kafka.
+    pub fn kafka(&self) -> Option<KafkaSnapshot> {
+        self.kafka.get().map(|status| status.snapshot())
     }
 
     /// Adds an actor (or returns the existing record of that name).
@@ -232,6 +246,8 @@ pub struct HealthReport {
     /// `ok` or `unavailable`.
     pub store: &'static str,
     pub actors: Vec<ActorSnapshot>,
+    /// Present in Kafka mode.
+    pub kafka: Option<KafkaSnapshot>,
 }
 
 /// Checks the store and every actor.
@@ -257,11 +273,21 @@ pub async fn report(store: &Store, registry: &HealthRegistry) -> HealthReport {
             actor.last_error.as_deref().unwrap_or("none")
         ));
     }
+    let kafka = registry.kafka();
+    if let Some(kafka) = &kafka {
+        for client in &kafka.unreachable {
+            reasons.push(format!(
+                "kafka client {} cannot reach a broker since {}: {}",
+                client.client, client.since, client.reason
+            ));
+        }
+    }
     HealthReport {
         healthy: reasons.is_empty(),
         reasons,
         store,
         actors,
+        kafka,
     }
 }
 

@@ -57,6 +57,9 @@ pub struct Metrics {
     pub actor_restarts: IntCounterVec,
     /// fraud_actor_mailbox_depth{actor}
     pub actor_mailbox_depth: IntGaugeVec,
+    /// fraud_consumer_lag{group,topic,partition}: Kafka messages not yet
+    /// committed by a consumer group (Kafka mode only)
+    pub consumer_lag: IntGaugeVec,
 }
 
 impl Default for Metrics {
@@ -190,6 +193,14 @@ impl Metrics {
                 &["actor"],
             )
             .expect("valid metric definition"),
+            consumer_lag: IntGaugeVec::new(
+                Opts::new(
+                    "fraud_consumer_lag",
+                    "Kafka messages not yet committed, per consumer group and partition",
+                ),
+                &["group", "topic", "partition"],
+            )
+            .expect("valid metric definition"),
             registry,
         };
         metrics.register_all();
@@ -221,6 +232,7 @@ impl Metrics {
             Box::new(self.dead_letters.clone()),
             Box::new(self.actor_restarts.clone()),
             Box::new(self.actor_mailbox_depth.clone()),
+            Box::new(self.consumer_lag.clone()),
             Box::new(prometheus::process_collector::ProcessCollector::for_self()),
         ];
         for collector in collectors {

@@ -96,3 +96,15 @@ pub struct CheckDrift {
     /// Why: `schedule` or `api`.
     pub trigger: String,
 }
+
+/// After a Kafka rebalance: the partitions of the transactions topic this
+/// process now owns. The FeatureEngine keeps state for their users only,
+/// rebuilt from the store before any of their messages is processed. The
+/// reply is how many users it now holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Message)]
+#[rtype(result = "Result<u64, Undelivered>")]
+pub struct OwnPartitions {
+    pub partitions: std::collections::BTreeSet<i32>,
+    /// Partitions of the topic (to recompute a user's partition).
+    pub partition_count: i32,
+}

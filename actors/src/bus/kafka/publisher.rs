@@ -1,0 +1,133 @@
+//! Publishes transactions and labels to Kafka and waits for the broker's
+//! acknowledgement of each one.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::join_all;
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use serde::Serialize;
+
+use super::context::VigilContext;
+use super::status::KafkaStatus;
+use super::{KafkaError, KafkaSettings, Topics};
+use crate::error::Undelivered;
+use crate::messages::{LabelBatch, TransactionBatch};
+use crate::metrics::Metrics;
+
+/// The producing side of the Kafka bus.
+#[derive(Clone)]
+pub struct KafkaPublisher {
+    producer: Arc<FutureProducer<VigilContext>>,
+    topics: Topics,
+    metrics: Arc<Metrics>,
+}
+
+impl KafkaPublisher {
+    pub fn new(
+        settings: &KafkaSettings,
+        status: Arc<KafkaStatus>,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, KafkaError> {
+        let producer = settings
+            .client_config()
+            // The Java client's partitioner: a user's partition can be
+            // recomputed from its id (partitioner.rs).
+            .set("partitioner", "murmur2_random")
+            .set("linger.ms", "5")
+            .set("acks", "all")
+            // Retries are bounded by time: a message not acknowledged
+            // within 30 s fails, is counted and reported to the caller.
+            .set("message.timeout.ms", "30000")
+            .create_with_context(VigilContext::producer(status))
+            .map_err(|e| KafkaError::new("cannot create the producer", e))?;
+        Ok(KafkaPublisher {
+            producer: Arc::new(producer),
+            topics: settings.topics.clone(),
+            metrics,
+        })
+    }
+
+    /// Publishes every transaction, keyed by `user_id`.
+    pub async fn publish(&self, batch: &TransactionBatch) -> Result<(), Undelivered> {
+        let records = batch.transactions.iter().map(|t| (t.user_id.as_str(), t));
+        self.send_all(&self.topics.transactions, records).await
+    }
+
+    /// Publishes every label, keyed by `transaction_id`.
+    pub async fn publish_labels(&self, batch: &LabelBatch) -> Result<(), Undelivered> {
+        let keys: Vec<String> = batch
+            .labels
+            .iter()
+            .map(|l| l.transaction_id.to_string())
+            .collect();
+        let records = keys.iter().map(String::as_str).zip(&batch.labels);
+        self.send_all(&self.topics.labels, records).await
+    }
+
+    /// Sends a payload as-is with headers (dead letters keep their
+    /// original bytes and carry the reason in a header).
+    pub async fn send_raw(
+        &self,
+        topic: &str,
+        key: Option<&[u8]>,
+        payload: &[u8],
+        headers: &[(&str, String)],
+    ) -> Result<(), KafkaError> {
+        let headers = headers.iter().fold(OwnedHeaders::new(), |h, (key, value)| {
+            h.insert(Header {
+                key,
+                value: Some(value.as_str()),
+            })
+        });
+        let mut record = FutureRecord::<[u8], [u8]>::to(topic)
+            .payload(payload)
+            .headers(headers);
+        if let Some(key) = key {
+            record = record.key(key);
+        }
+        self.producer
+            .send(record, Duration::from_secs(5))
+            .await
+            .map(|_| ())
+            .map_err(|(e, _)| KafkaError::new(&format!("cannot publish to {topic}"), e))
+    }
+
+    async fn send_all<'a, T: Serialize + 'a>(
+        &self,
+        topic: &str,
+        records: impl Iterator<Item = (&'a str, &'a T)>,
+    ) -> Result<(), Undelivered> {
+        let mut payloads = Vec::new();
+        for (key, value) in records {
+            let payload = serde_json::to_vec(value).map_err(|e| Undelivered {
+                actor: "kafka",
+                reason: format!("cannot encode a message: {e}"),
+            })?;
+            payloads.push((key, payload));
+        }
+        let sends = payloads.iter().map(|(key, payload)| {
+            let record = FutureRecord::to(topic).key(*key).payload(payload);
+            // Waits up to 5 s for room in librdkafka's queue (backpressure).
+            self.producer.send(record, Duration::from_secs(5))
+        });
+        let failures: Vec<_> = join_all(sends)
+            .await
+            .into_iter()
+            .filter_map(Result::err)
+            .collect();
+        if let Some((first, _)) = failures.first() {
+            self.metrics.producer_errors.inc_by(failures.len() as u64);
+            return Err(Undelivered {
+                actor: "kafka",
+                reason: format!(
+                    "{} of {} messages not acknowledged by the broker: {first}",
+                    failures.len(),
+                    payloads.len()
+                ),
+            });
+        }
+        Ok(())
+    }
+}

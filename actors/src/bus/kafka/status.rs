@@ -1,0 +1,171 @@
+//! What the Kafka clients report about the broker and the consumer groups:
+//! reachability (for `/health`) and lag per group and partition (for
+//! `/health/actors` and `fraud_consumer_lag`).
+
+use std::collections::BTreeMap;
+use std::sync::{Mutex, MutexGuard};
+
+use chrono::{DateTime, Utc};
+use prometheus::IntGaugeVec;
+use serde::Serialize;
+
+/// Shared by every Kafka client of the process.
+#[derive(Debug)]
+pub struct KafkaStatus {
+    inner: Mutex<Inner>,
+    lag_gauge: IntGaugeVec,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    /// Per client (producer, each consumer): can it reach a broker?
+    down: BTreeMap<String, (String, DateTime<Utc>)>,
+    /// (group, topic, partition) → messages not yet committed.
+    lag: BTreeMap<(String, String, i32), i64>,
+}
+
+/// A point-in-time view, as served by `/health/actors`.
+#[derive(Debug, Clone, Serialize)]
+pub struct KafkaSnapshot {
+    pub reachable: bool,
+    /// Clients that cannot reach a broker, with the reason and since when.
+    pub unreachable: Vec<Unreachable>,
+    pub lag: Vec<PartitionLag>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Unreachable {
+    pub client: String,
+    pub reason: String,
+    pub since: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PartitionLag {
+    pub group: String,
+    pub topic: String,
+    pub partition: i32,
+    pub lag: i64,
+}
+
+impl KafkaStatus {
+    /// `lag_gauge` is `fraud_consumer_lag{group,topic,partition}`.
+    pub fn new(lag_gauge: IntGaugeVec) -> Self {
+        KafkaStatus {
+            inner: Mutex::new(Inner::default()),
+            lag_gauge,
+        }
+    }
+
+    fn inner(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// `client` reached a broker.
+    pub fn reachable(&self, client: &str) {
+        self.inner().down.remove(client);
+    }
+
+    /// `client` lost every broker.
+    pub fn unreachable(&self, client: &str, reason: &str) {
+        self.inner()
+            .down
+            .entry(client.to_owned())
+            .and_modify(|(r, _)| reason.clone_into(r))
+            .or_insert_with(|| (reason.to_owned(), Utc::now()));
+    }
+
+    /// Replaces what `group` reported: the lag of each partition it owns.
+    /// Partitions it no longer owns disappear (another process reports them).
+    pub fn group_lag(&self, group: &str, partitions: Vec<(String, i32, i64)>) {
+        let mut inner = self.inner();
+        let stale: Vec<_> = inner
+            .lag
+            .keys()
+            .filter(|(g, t, p)| {
+                g == group && !partitions.iter().any(|(pt, pp, _)| pt == t && pp == p)
+            })
+            .cloned()
+            .collect();
+        for key in stale {
+            inner.lag.remove(&key);
+            let _ = self
+                .lag_gauge
+                .remove_label_values(&[&key.0, &key.1, &key.2.to_string()]);
+        }
+        for (topic, partition, lag) in partitions {
+            self.lag_gauge
+                .with_label_values(&[group, &topic, &partition.to_string()])
+                .set(lag);
+            inner.lag.insert((group.to_owned(), topic, partition), lag);
+        }
+    }
+
+    /// Reachability and lag now.
+    pub fn snapshot(&self) -> KafkaSnapshot {
+        let inner = self.inner();
+        KafkaSnapshot {
+            reachable: inner.down.is_empty(),
+            unreachable: inner
+                .down
+                .iter()
+                .map(|(client, (reason, since))| Unreachable {
+                    client: client.clone(),
+                    reason: reason.clone(),
+                    since: *since,
+                })
+                .collect(),
+            lag: inner
+                .lag
+                .iter()
+                .map(|((group, topic, partition), lag)| PartitionLag {
+                    group: group.clone(),
+                    topic: topic.clone(),
+                    partition: *partition,
+                    lag: *lag,
+                })
+                .collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prometheus::Opts;
+
+    fn status() -> KafkaStatus {
+        let gauge =
+            IntGaugeVec::new(Opts::new("lag", "lag"), &["group", "topic", "partition"]).unwrap();
+        KafkaStatus::new(gauge)
+    }
+
+    #[test]
+    fn a_client_down_makes_the_broker_unreachable_until_it_recovers() {
+        let s = status();
+        assert!(s.snapshot().reachable);
+        s.unreachable("vigil-raw", "all brokers down");
+        s.unreachable("vigil-raw", "still down");
+        let snap = s.snapshot();
+        assert!(!snap.reachable);
+        assert_eq!(snap.unreachable[0].reason, "still down");
+        s.reachable("vigil-raw");
+        assert!(s.snapshot().reachable);
+    }
+
+    #[test]
+    fn lag_reports_replace_the_groups_partitions() {
+        let s = status();
+        s.group_lag("g", vec![("t".into(), 0, 5), ("t".into(), 1, 7)]);
+        s.group_lag("h", vec![("t".into(), 0, 1)]);
+        s.group_lag("g", vec![("t".into(), 1, 0)]);
+        let lag: Vec<_> = s
+            .snapshot()
+            .lag
+            .iter()
+            .map(|l| (l.group.clone(), l.partition, l.lag))
+            .collect();
+        assert_eq!(lag, vec![("g".into(), 1, 0), ("h".into(), 0, 1)]);
+        assert_eq!(s.lag_gauge.with_label_values(&["g", "t", "1"]).get(), 0);
+    }
+}
