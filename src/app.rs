@@ -4,6 +4,7 @@ use std::time::Instant;
 
 use actix_web::{App, HttpServer};
 use vigil_actors::alerter::WebhookSettings;
+use vigil_actors::bus::kafka::KafkaSettings;
 use vigil_actors::drift_checker::DriftSettings;
 use vigil_actors::health::RestartBudget;
 use vigil_actors::producer::ProducerSettings;
@@ -94,7 +95,19 @@ pub fn runtime_config(config: &Config) -> RuntimeConfig {
             }),
         drift: drift_settings(config),
         drift_schedule: Some(config.drift.schedule.clone()).filter(|c| !c.is_empty()),
+        kafka: kafka_settings(config),
     }
+}
+
+/// Kafka settings when brokers are configured.
+fn kafka_settings(config: &Config) -> Option<KafkaSettings> {
+    let k = &config.kafka;
+    k.brokers.as_ref().map(|brokers| KafkaSettings {
+        partitions: k.partitions,
+        replication: k.replication,
+        batch_size: k.batch_size,
+        ..KafkaSettings::new(brokers.clone())
+    })
 }
 
 /// How drift is checked, from the `[drift]` section (validated at load).

@@ -85,12 +85,30 @@ pub struct DatabaseConfig {
     pub url: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct KafkaConfig {
     /// Kafka bootstrap servers; the in-process bus when unset.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub brokers: Option<String>,
+    /// Partitions of the topics Vigil creates (existing topics are kept).
+    pub partitions: i32,
+    /// Replication factor of the topics Vigil creates.
+    pub replication: i32,
+    /// Most messages a consumer hands to its actors at once.
+    pub batch_size: usize,
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        let defaults = vigil_actors::bus::kafka::KafkaSettings::new("");
+        KafkaConfig {
+            brokers: None,
+            partitions: defaults.partitions,
+            replication: defaults.replication,
+            batch_size: defaults.batch_size,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -439,11 +457,29 @@ impl Config {
         if self.alerts.webhook_attempts == 0 {
             return Err(invalid("alerts.webhook_attempts", "must be at least 1"));
         }
-        if self.kafka.brokers.is_some() {
+        self.validate_kafka()
+    }
+
+    fn validate_kafka(&self) -> Result<(), ConfigError> {
+        let invalid = |key, message: &str| ConfigError::Invalid {
+            key,
+            message: message.to_owned(),
+        };
+        let k = &self.kafka;
+        if k.brokers.as_deref().is_some_and(|b| b.trim().is_empty()) {
             return Err(invalid(
                 "kafka.brokers",
-                "is set, but this build has no Kafka transport yet; unset it to use the in-process bus",
+                "is empty; unset it to use the in-process bus",
             ));
+        }
+        if k.partitions < 1 {
+            return Err(invalid("kafka.partitions", "must be at least 1"));
+        }
+        if k.replication < 1 {
+            return Err(invalid("kafka.replication", "must be at least 1"));
+        }
+        if k.batch_size == 0 {
+            return Err(invalid("kafka.batch_size", "must be at least 1"));
         }
         Ok(())
     }

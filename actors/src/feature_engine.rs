@@ -6,8 +6,14 @@
 //! engine rebuilds its state from exactly the transactions that have
 //! feature rows, so features computed across a restart equal those
 //! computed without one.
+//!
+//! On Kafka, each process owns some partitions of the transactions topic:
+//! after a rebalance the engine keeps (and rebuilds from the store) the
+//! state of the users of its partitions only. A redelivered transaction
+//! whose features were stored but never scored (a crash in between) is
+//! forwarded again with its stored features.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use chrono::TimeDelta;
@@ -16,8 +22,9 @@ use vigil_core::features::{
     FeatureConfig, FeatureState, FeatureVector, HistoryEvent, order_history,
 };
 
+use crate::bus::kafka::partition_for;
 use crate::error::ActorError;
-use crate::messages::{FeatureBatch, LabelBatch, TransactionBatch};
+use crate::messages::{FeatureBatch, LabelBatch, OwnPartitions, TransactionBatch};
 use crate::metrics::Metrics;
 use crate::store::{HistoryScope, OnExisting, Store};
 use crate::supervisor::{Factory, Handles, Link, Worker};
@@ -26,8 +33,12 @@ use crate::supervisor::{Factory, Handles, Link, Worker};
 pub struct FeatureEngine {
     state: FeatureState,
     store: Store,
+    config: FeatureConfig,
     metrics: Arc<Metrics>,
     scorer: Link<FeatureBatch>,
+    /// The partitions owned (Kafka); None = every user. Shared with the
+    /// factory so a restarted engine rebuilds the same users.
+    ownership: Arc<Mutex<Option<OwnPartitions>>>,
 }
 
 impl FeatureEngine {
@@ -39,31 +50,52 @@ impl FeatureEngine {
         metrics: Arc<Metrics>,
         scorer: Link<FeatureBatch>,
     ) -> Factory<FeatureEngine> {
+        let ownership = Arc::new(Mutex::new(None));
         Arc::new(move || {
-            let (store, config, metrics, scorer) = (
+            let (store, config, metrics, scorer, ownership) = (
                 store.clone(),
                 config.clone(),
                 metrics.clone(),
                 scorer.clone(),
+                ownership.clone(),
             );
             Box::pin(async move {
-                let state = rebuild_state(&store, config).await?;
+                let owned = lock(&ownership).clone();
+                let state = rebuild_state(&store, config.clone(), owned.as_ref()).await?;
                 Ok(FeatureEngine {
                     state,
                     store,
+                    config,
                     metrics,
                     scorer,
+                    ownership,
                 })
             })
         })
     }
 }
 
-/// The state a fresh engine needs: the processed transactions and the
-/// labels within the longest look-back of any feature.
+fn lock(
+    ownership: &Mutex<Option<OwnPartitions>>,
+) -> std::sync::MutexGuard<'_, Option<OwnPartitions>> {
+    ownership.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl OwnPartitions {
+    /// Whether this process owns `user_id`'s partition.
+    fn owns(&self, user_id: &str) -> bool {
+        self.partitions
+            .contains(&partition_for(user_id.as_bytes(), self.partition_count))
+    }
+}
+
+/// The state a fresh engine needs: the processed transactions (of the
+/// owned users, when `owned` is given) and the labels within the longest
+/// look-back of any feature.
 pub async fn rebuild_state(
     store: &Store,
     config: FeatureConfig,
+    owned: Option<&OwnPartitions>,
 ) -> Result<FeatureState, ActorError> {
     let mut state = FeatureState::new(config.clone());
     let Some(newest) = store.newest_featurized_time().await? else {
@@ -75,6 +107,12 @@ pub async fn rebuild_state(
     let mut history = store
         .history(Some(newest - look_back), HistoryScope::Featurized)
         .await?;
+    if let Some(owned) = owned {
+        history.retain(|e| match e {
+            HistoryEvent::Transaction(t) => owned.owns(&t.user_id),
+            HistoryEvent::Label(_) => true,
+        });
+    }
     order_history(&mut history);
     for event in &history {
         match event {
@@ -97,11 +135,13 @@ impl Handles<TransactionBatch> for FeatureEngine {
     async fn handle(&mut self, batch: &TransactionBatch) -> Result<u64, ActorError> {
         let mut rows: Vec<(&Transaction, FeatureVector)> =
             Vec::with_capacity(batch.transactions.len());
+        let mut redelivered = Vec::new();
         for t in &batch.transactions {
             // A redelivered transaction is already in the state (and its
             // row in the store): counting it again would skew its user's
             // and merchant's windows.
             if self.state.remembers(&t.transaction_id) {
+                redelivered.push(t);
                 continue;
             }
             let started = Instant::now();
@@ -116,10 +156,13 @@ impl Handles<TransactionBatch> for FeatureEngine {
             .feature_consumer_messages
             .inc_by(batch.transactions.len() as u64);
         let computed = rows.len() as u64;
-        if computed > 0 {
-            let forward = FeatureBatch {
-                rows: rows.into_iter().map(|(t, f)| (t.clone(), f)).collect(),
-            };
+        let mut forward: Vec<(Transaction, FeatureVector)> =
+            rows.into_iter().map(|(t, f)| (t.clone(), f)).collect();
+        if !redelivered.is_empty() {
+            forward.extend(self.still_unscored(&redelivered).await?);
+        }
+        if !forward.is_empty() {
+            let forward = FeatureBatch { rows: forward };
             // The scorer dead-letters what it cannot handle itself; the
             // features are stored either way, so this is not our failure.
             if let Err(undelivered) = self.scorer.send(forward).await {
@@ -127,6 +170,32 @@ impl Handles<TransactionBatch> for FeatureEngine {
             }
         }
         Ok(computed)
+    }
+}
+
+impl FeatureEngine {
+    /// Those redelivered transactions whose stored features were never
+    /// scored, with those features.
+    async fn still_unscored(
+        &self,
+        redelivered: &[&Transaction],
+    ) -> Result<Vec<(Transaction, FeatureVector)>, ActorError> {
+        let ids: Vec<_> = redelivered.iter().map(|t| t.transaction_id).collect();
+        let owed = self.store.unscored_features(&ids).await?;
+        Ok(redelivered
+            .iter()
+            .filter_map(|t| owed.get(&t.transaction_id).map(|f| ((*t).clone(), *f)))
+            .collect())
+    }
+}
+
+impl Handles<OwnPartitions> for FeatureEngine {
+    type Reply = u64;
+
+    async fn handle(&mut self, owned: &OwnPartitions) -> Result<u64, ActorError> {
+        self.state = rebuild_state(&self.store, self.config.clone(), Some(owned)).await?;
+        *lock(&self.ownership) = Some(owned.clone());
+        Ok(self.state.active_users() as u64)
     }
 }
 

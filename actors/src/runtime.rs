@@ -9,6 +9,10 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::alerter::{Alerter, WebhookSettings};
+use crate::bus::kafka::{
+    ConsumerRole, ConsumerServices, ConsumerSinks, KafkaConsumer, KafkaError, KafkaPublisher,
+    KafkaSettings, KafkaStatus, ensure_topics,
+};
 use crate::bus::{Bus, InProcessBus};
 use crate::drift_checker::{DriftChecker, DriftSettings};
 use crate::error::Undelivered;
@@ -54,6 +58,8 @@ pub struct RuntimeConfig {
     pub drift: DriftSettings,
     /// Cron expression (with seconds) for drift checks; None = off.
     pub drift_schedule: Option<String>,
+    /// Events travel through Kafka when set; in-process messages otherwise.
+    pub kafka: Option<KafkaSettings>,
 }
 
 /// Why the runtime could not start.
@@ -65,6 +71,8 @@ pub enum RuntimeError {
     Query(#[from] sea_orm::DbErr),
     #[error(transparent)]
     Schedule(#[from] ScheduleError),
+    #[error("kafka: {0}")]
+    Kafka(#[from] KafkaError),
 }
 
 /// A running Vigil: its store, actors and their observability.
@@ -91,6 +99,8 @@ pub struct Runtime {
     _schedule: Schedule,
     /// The thread of the Retrainer and the DriftChecker.
     background: actix::Arbiter,
+    /// The Kafka consumer groups' members (Kafka mode).
+    consumers: Vec<KafkaConsumer>,
 }
 
 impl Runtime {
@@ -139,12 +149,26 @@ impl Runtime {
             metrics.clone(),
             scorer.link(),
         ));
-        let mut in_process = InProcessBus::default();
-        in_process.subscribe_transactions(raw_store.link());
-        in_process.subscribe_labels(raw_store.link());
-        in_process.subscribe_transactions(feature_engine.link());
-        in_process.subscribe_labels(feature_engine.link());
-        let bus = Bus::InProcess(in_process);
+        let raw_sinks = ConsumerSinks {
+            transactions: raw_store.link(),
+            labels: raw_store.link(),
+            ownership: None,
+        };
+        let feature_sinks = ConsumerSinks {
+            transactions: feature_engine.link(),
+            labels: feature_engine.link(),
+            ownership: Some(feature_engine.link()),
+        };
+        let (bus, consumers) = match &config.kafka {
+            None => (in_process_bus([raw_sinks, feature_sinks]), Vec::new()),
+            Some(settings) => {
+                let sinks = [
+                    (ConsumerRole::Raw, raw_sinks),
+                    (ConsumerRole::Features, feature_sinks),
+                ];
+                kafka_bus(settings, &store, &metrics, &health, sinks).await?
+            }
+        };
 
         let mut probes = vec![
             raw_store.link(),
@@ -175,8 +199,14 @@ impl Runtime {
             let to = Utc::now();
             let from = to - TimeDelta::days(i64::from(config.backfill_days));
             let link = producer.link::<Backfill, _>();
+            let (store, on_kafka) = (store.clone(), !bus.processes_before_returning());
             Some(actix::spawn(async move {
                 let report = link.send(Backfill { from, to }).await;
+                if let (Ok(report), true) = (&report, on_kafka) {
+                    // Published is not processed on Kafka: train once the
+                    // consumers have caught up.
+                    wait_for_feature_rows(&store, report.transactions).await;
+                }
                 let _ = history_ready.send(true);
                 report
             }))
@@ -228,6 +258,7 @@ impl Runtime {
             ticker,
             _schedule: schedule,
             background,
+            consumers,
         })
     }
 
@@ -258,6 +289,51 @@ impl Runtime {
             let _ = handle.await;
         }
     }
+
+    /// Stops consuming from Kafka after the batches in progress (their
+    /// offsets are committed); dropping the runtime stops without waiting.
+    pub async fn stop_consumers(&mut self) {
+        for consumer in self.consumers.drain(..) {
+            consumer.stop().await;
+        }
+    }
+}
+
+/// Kafka mode: the topics, the publisher, and a member of each consumer
+/// group feeding its actors.
+async fn kafka_bus(
+    settings: &KafkaSettings,
+    store: &Store,
+    metrics: &Arc<Metrics>,
+    health: &HealthRegistry,
+    sinks: [(ConsumerRole, ConsumerSinks); 2],
+) -> Result<(Bus, Vec<KafkaConsumer>), RuntimeError> {
+    let status = Arc::new(KafkaStatus::new(metrics.consumer_lag.clone()));
+    health.watch_kafka(status.clone());
+    let partition_count = ensure_topics(settings).await?;
+    let publisher = KafkaPublisher::new(settings, status.clone(), metrics.clone())?;
+    let services = ConsumerServices {
+        store: store.clone(),
+        publisher: publisher.clone(),
+        status,
+        metrics: metrics.clone(),
+        partition_count,
+    };
+    let consumers = sinks
+        .into_iter()
+        .map(|(role, sinks)| KafkaConsumer::start(settings, role, sinks, services.clone()))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((Bus::Kafka(publisher), consumers))
+}
+
+/// The in-process bus: each consumer gets every batch as an actor message.
+fn in_process_bus(sinks: [ConsumerSinks; 2]) -> Bus {
+    let mut bus = InProcessBus::default();
+    for sink in sinks {
+        bus.subscribe_transactions(sink.transactions);
+        bus.subscribe_labels(sink.labels);
+    }
+    Bus::InProcess(bus)
 }
 
 impl Drop for Runtime {
@@ -293,6 +369,18 @@ fn spawn_first_training(
             Err(e) => tracing::error!(error = %e, "cannot look up the production model"),
         }
     });
+}
+
+/// Waits until the store holds `count` feature rows.
+async fn wait_for_feature_rows(store: &Store, count: u64) {
+    loop {
+        match store.count_feature_rows().await {
+            Ok(rows) if rows >= count => return,
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot count feature rows"),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
 }
 
 /// Sends `Tick` to the producer every `period` until told to stop. Each

@@ -15,6 +15,7 @@ pub async fn summary(state: web::Data<AppState>) -> HttpResponse {
         "reasons": report.reasons,
         "store": report.store,
         "actors": report.actors.iter().map(|a| (a.name, a.state)).collect::<std::collections::BTreeMap<_, _>>(),
+        "kafka": report.kafka.as_ref().map(|k| if k.reachable { "ok" } else { "unreachable" }),
     });
     if report.healthy {
         HttpResponse::Ok().json(body)
@@ -24,8 +25,12 @@ pub async fn summary(state: web::Data<AppState>) -> HttpResponse {
 }
 
 /// The health registry: state, restarts, last error, processed messages,
-/// mailbox depth and last activity of every actor.
+/// mailbox depth and last activity of every actor; in Kafka mode also the
+/// broker's reachability and the lag of each consumer group and partition.
 #[get("/health/actors")]
 pub async fn actors(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().json(json!({ "actors": state.health.snapshot() }))
+    HttpResponse::Ok().json(json!({
+        "actors": state.health.snapshot(),
+        "kafka": state.health.kafka(),
+    }))
 }

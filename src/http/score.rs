@@ -2,7 +2,7 @@
 //! through the stream's path (raw event, features, score) and answer with
 //! its decision.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, post, web};
@@ -101,12 +101,45 @@ async fn score_new(state: &AppState, transaction: Transaction) -> Result<ScoreRe
         })
         .await
         .map_err(unavailable)?;
-    // The stream path stored the score before publish returned. A known id
-    // (a retried request) is not processed twice: score the stored one.
+    if !state.bus.processes_before_returning() {
+        // On Kafka the consumer groups (of this or another process) process
+        // it after the broker's acknowledgement: wait for its score.
+        await_processed(state, id).await?;
+    }
+    // A known id (a retried request) is not processed twice: its stored
+    // score answers; without one (no model yet), the stored features do.
     match state.store.latest_score(id).await? {
         Some(row) => Ok(from_row(row)),
         None => score_stored(state, id).await,
     }
+}
+
+/// How long `POST /score` waits for the stream to process a transaction
+/// published on Kafka.
+const STREAM_WAIT: Duration = Duration::from_secs(10);
+
+/// Polls the store until the transaction has a score, or features while
+/// no model is in production (the caller then answers 503).
+async fn await_processed(state: &AppState, id: Uuid) -> Result<(), ApiError> {
+    let deadline = Instant::now() + STREAM_WAIT;
+    let mut pause = Duration::from_millis(2);
+    while Instant::now() < deadline {
+        if state.store.latest_score(id).await?.is_some() {
+            return Ok(());
+        }
+        if state.metrics.model_version.get() == 0
+            && state.store.featurized_transaction(id).await?.is_some()
+        {
+            return Ok(());
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(50));
+    }
+    Err(ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the transaction was published but not processed in time; it will still be scored",
+    )
+    .with_detail(json!({"transaction_id": id, "waited_seconds": STREAM_WAIT.as_secs()})))
 }
 
 fn from_scored(s: Scored) -> ScoreResponse {

@@ -169,3 +169,37 @@ pub(super) fn vector(r: &transaction_feature::Model) -> FeatureVector {
         merchant_fraud_rate_30d: v(r.merchant_fraud_rate_30d),
     }
 }
+
+impl Store {
+    /// The stored features of those of `ids` that have features but no
+    /// score yet: what a redelivered batch still owes the Scorer (after a
+    /// crash between the feature write and the score write).
+    pub async fn unscored_features(
+        &self,
+        ids: &[Uuid],
+    ) -> Result<std::collections::HashMap<Uuid, FeatureVector>, DbErr> {
+        use sea_orm::{ColumnTrait, QueryFilter, QuerySelect};
+
+        use super::entity::score;
+
+        let mut owed = std::collections::HashMap::new();
+        for chunk in ids.chunks(500) {
+            let scored: std::collections::HashSet<Uuid> = score::Entity::find()
+                .select_only()
+                .column(score::Column::TransactionId)
+                .filter(score::Column::TransactionId.is_in(chunk.iter().copied()))
+                .into_tuple::<Uuid>()
+                .all(&self.db)
+                .await?
+                .into_iter()
+                .collect();
+            let unscored = chunk.iter().copied().filter(|id| !scored.contains(id));
+            let rows = transaction_feature::Entity::find()
+                .filter(Column::TransactionId.is_in(unscored))
+                .all(&self.db)
+                .await?;
+            owed.extend(rows.iter().map(|r| (r.transaction_id, vector(r))));
+        }
+        Ok(owed)
+    }
+}
