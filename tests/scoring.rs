@@ -120,12 +120,17 @@ async fn start_up_trains_a_model_that_scores_stored_and_new_transactions_alike()
     for name in [
         "fraud_scoring_requests_total",
         "fraud_scoring_latency_seconds_bucket",
-        "fraud_model_predictions{decision=\"BLOCK\"}",
         "fraud_alerts_created_total",
         "fraud_model_version 1",
     ] {
         assert!(metrics.contains(name), "{name} missing");
     }
+    // The series exists at 0 from the start; the known frauds were blocked.
+    let blocked = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("fraud_model_predictions{decision=\"BLOCK\"} "))
+        .expect("BLOCK series");
+    assert!(blocked.parse::<f64>().unwrap() > 0.0, "{metrics}");
 }
 
 #[actix_rt::test]
@@ -222,6 +227,14 @@ async fn promotion_swaps_the_model_without_failing_concurrent_requests() {
             versions
         }));
     }
+    let mut trained_at = std::collections::BTreeMap::new();
+    for version in [1, 2] {
+        let (_, model) = get(&app, &format!("/models/{version}")).await;
+        let created = model["created_at"].as_str().unwrap();
+        let created = chrono::DateTime::parse_from_rfc3339(created).unwrap();
+        trained_at.insert(version, created.timestamp_millis() as f64 / 1e3);
+    }
+    assert_ne!(trained_at[&1], trained_at[&2]);
     for version in [1, 2, 1, 2] {
         let (status, body) = post(
             &app,
@@ -231,6 +244,12 @@ async fn promotion_swaps_the_model_without_failing_concurrent_requests() {
         .await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["stage"], "production");
+        // The swap is done when the promotion answers: the served model's
+        // age is the promoted version's.
+        assert_eq!(
+            runtime.metrics.model_trained_timestamp.get(),
+            trained_at[&version]
+        );
         actix_rt::time::sleep(Duration::from_millis(5)).await;
     }
     let mut seen = std::collections::BTreeSet::new();

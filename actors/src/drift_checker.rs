@@ -186,29 +186,46 @@ impl DriftChecker {
             }
         });
     }
+}
 
-    fn record_metrics(&self, check: &DriftCheck, elapsed: Duration) {
-        self.metrics
-            .drift_check_duration
-            .observe(elapsed.as_secs_f64());
-        if check.status == DriftStatus::InsufficientData {
-            return;
+/// Publishes a check's results. A check without a verdict leaves the
+/// gauges of the last real check in place: "not enough data" says nothing
+/// about drift.
+fn record_metrics(metrics: &Metrics, check: &DriftCheck, elapsed: Duration) {
+    metrics.drift_check_duration.observe(elapsed.as_secs_f64());
+    if check.status == DriftStatus::InsufficientData {
+        return;
+    }
+    metrics
+        .drift_detected
+        .set(i64::from(check.dataset_drift_detected));
+    metrics.drift_share.set(check.dataset_drift_share);
+    metrics
+        .drift_features_drifted
+        .set(check.num_features_drifted as i64);
+    for f in check
+        .feature_details
+        .iter()
+        .chain(&check.prediction_details)
+    {
+        let feature = [f.feature.as_str()];
+        if let Some(score) = f.drift_score {
+            metrics
+                .drift_feature_score
+                .with_label_values(&feature)
+                .set(score);
         }
-        self.metrics
-            .drift_detected
-            .set(i64::from(check.dataset_drift_detected));
-        self.metrics.drift_share.set(check.dataset_drift_share);
-        for f in check
-            .feature_details
-            .iter()
-            .chain(&check.prediction_details)
-        {
-            if let Some(score) = f.drift_score {
-                self.metrics
-                    .drift_feature_score
-                    .with_label_values(&[f.feature.as_str()])
-                    .set(score);
-            }
+        // Means exist for numeric features only; with the scores they show
+        // which way a feature moved, not just that it moved.
+        if let (Some(reference), Some(current)) = (f.reference_mean, f.current_mean) {
+            metrics
+                .drift_reference_mean
+                .with_label_values(&feature)
+                .set(reference);
+            metrics
+                .drift_current_mean
+                .with_label_values(&feature)
+                .set(current);
         }
     }
 }
@@ -457,7 +474,7 @@ impl Handles<CheckDrift> for DriftChecker {
                 },
             )
             .await?;
-        self.record_metrics(&result, started.elapsed());
+        record_metrics(&self.metrics, &result, started.elapsed());
         if result.dataset_drift_detected {
             tracing::warn!(share = result.dataset_drift_share, features = ?result.drifted_features, "dataset drift detected");
             self.maybe_retrain();
@@ -587,6 +604,62 @@ mod tests {
             check.drifted_features.is_empty(),
             "{:?}",
             check.drifted_features
+        );
+    }
+
+    /// The value of one sample in Prometheus text, e.g.
+    /// `fraud_drift_current_mean{feature="amount"}`.
+    fn sample(text: &str, series: &str) -> f64 {
+        text.lines()
+            .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+            .unwrap_or_else(|| panic!("{series} not exported:\n{text}"))
+            .parse()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_check_publishes_its_count_and_both_windows_means() {
+        let check = check(&windows(3.0), &DriftSettings::default(), Utc::now());
+        let metrics = Metrics::new();
+        record_metrics(&metrics, &check, Duration::from_millis(5));
+        let text = metrics.render();
+        assert_eq!(
+            sample(&text, "fraud_drift_features_drifted"),
+            check.num_features_drifted as f64
+        );
+        assert!(check.num_features_drifted >= 1);
+        let amount = check
+            .feature_details
+            .iter()
+            .find(|f| f.feature == "amount")
+            .unwrap();
+        let reference = sample(&text, "fraud_drift_reference_mean{feature=\"amount\"}");
+        let current = sample(&text, "fraud_drift_current_mean{feature=\"amount\"}");
+        assert_eq!(Some(reference), amount.reference_mean);
+        assert_eq!(Some(current), amount.current_mean);
+        // Amounts were tripled in the current window.
+        assert!(current > 2.0 * reference, "{reference} -> {current}");
+        // Categorical features have no mean to publish.
+        assert!(!text.contains("fraud_drift_current_mean{feature=\"channel\"}"));
+    }
+
+    #[test]
+    fn a_check_without_a_verdict_keeps_the_last_gauges() {
+        let metrics = Metrics::new();
+        let drifted = check(&windows(3.0), &DriftSettings::default(), Utc::now());
+        record_metrics(&metrics, &drifted, Duration::from_millis(5));
+        let mut few = windows(1.0);
+        few.current.truncate(20);
+        let empty = check(&few, &DriftSettings::default(), Utc::now());
+        record_metrics(&metrics, &empty, Duration::from_millis(5));
+        let text = metrics.render();
+        assert_eq!(
+            sample(&text, "fraud_drift_features_drifted"),
+            drifted.num_features_drifted as f64
+        );
+        assert_eq!(
+            sample(&text, "fraud_drift_check_duration_seconds_count"),
+            2.0
         );
     }
 

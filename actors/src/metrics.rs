@@ -6,6 +6,9 @@ use prometheus::{
     IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
+/// The `outcome` label values of `fraud_model_trainings_total`.
+pub const TRAINING_OUTCOMES: [&str; 4] = ["promoted", "candidate", "skipped", "failed"];
+
 /// Every metric the runtime exports, registered in one registry of its own
 /// (not the global one) so several runtimes can live in one test process.
 #[derive(Debug, Clone)]
@@ -39,6 +42,9 @@ pub struct Metrics {
     pub alert_webhook_failures: IntCounter,
     /// fraud_model_version: the production model's version (0 = none)
     pub model_version: IntGauge,
+    /// fraud_model_trained_timestamp_seconds: when the served model was
+    /// trained (registered), Unix seconds; 0 when none is served
+    pub model_trained_timestamp: Gauge,
     /// fraud_model_trainings_total{outcome}: promoted, candidate, skipped, failed
     pub model_trainings: IntCounterVec,
     /// fraud_model_training_seconds: duration of the last training
@@ -47,8 +53,16 @@ pub struct Metrics {
     pub drift_detected: IntGauge,
     /// fraud_drift_share: share of monitored features that drifted
     pub drift_share: Gauge,
+    /// fraud_drift_features_drifted: monitored features that drifted in the last check
+    pub drift_features_drifted: IntGauge,
     /// fraud_drift_feature_score{feature}: the last drift score per feature
     pub drift_feature_score: GaugeVec,
+    /// fraud_drift_reference_mean{feature}: mean of a numeric feature in the
+    /// last check's reference window
+    pub drift_reference_mean: GaugeVec,
+    /// fraud_drift_current_mean{feature}: mean of a numeric feature in the
+    /// last check's current window
+    pub drift_current_mean: GaugeVec,
     /// fraud_drift_check_duration_seconds
     pub drift_check_duration: Histogram,
     /// fraud_dead_letters_total{actor}
@@ -137,6 +151,11 @@ impl Metrics {
                 "Version of the production model (0 when none)",
             )
             .expect("valid metric definition"),
+            model_trained_timestamp: Gauge::new(
+                "fraud_model_trained_timestamp_seconds",
+                "When the served model was trained, Unix seconds (0 when none is served)",
+            )
+            .expect("valid metric definition"),
             model_trainings: counter_vec(
                 "fraud_model_trainings_total",
                 "Trainings by outcome: promoted, candidate, skipped or failed",
@@ -157,14 +176,23 @@ impl Metrics {
                 "Share of monitored features that drifted in the last check",
             )
             .expect("valid metric definition"),
-            drift_feature_score: GaugeVec::new(
-                Opts::new(
-                    "fraud_drift_feature_score",
-                    "Drift score of each monitored feature in the last check",
-                ),
-                &["feature"],
+            drift_features_drifted: IntGauge::new(
+                "fraud_drift_features_drifted",
+                "Monitored features that drifted in the last drift check",
             )
             .expect("valid metric definition"),
+            drift_feature_score: feature_gauge(
+                "fraud_drift_feature_score",
+                "Drift score of each monitored feature in the last check",
+            ),
+            drift_reference_mean: feature_gauge(
+                "fraud_drift_reference_mean",
+                "Mean of each numeric feature in the last check's reference window",
+            ),
+            drift_current_mean: feature_gauge(
+                "fraud_drift_current_mean",
+                "Mean of each numeric feature in the last check's current window",
+            ),
             drift_check_duration: Histogram::with_opts(
                 HistogramOpts::new(
                     "fraud_drift_check_duration_seconds",
@@ -204,7 +232,22 @@ impl Metrics {
             registry,
         };
         metrics.register_all();
+        metrics.initialize_labels();
         metrics
+    }
+
+    /// Creates the series of every known label value at zero. A series
+    /// that appears only with its first increment hides that increment
+    /// from `rate()` and `increase()`, and a ratio such as the block rate
+    /// would be empty rather than 0 until the first BLOCK.
+    fn initialize_labels(&self) {
+        for decision in vigil_core::model::Decision::ALL {
+            self.model_predictions
+                .with_label_values(&[decision.as_str()]);
+        }
+        for outcome in TRAINING_OUTCOMES {
+            self.model_trainings.with_label_values(&[outcome]);
+        }
     }
 
     fn register_all(&self) {
@@ -223,11 +266,15 @@ impl Metrics {
             Box::new(self.alerts_created.clone()),
             Box::new(self.alert_webhook_failures.clone()),
             Box::new(self.model_version.clone()),
+            Box::new(self.model_trained_timestamp.clone()),
             Box::new(self.model_trainings.clone()),
             Box::new(self.model_training_seconds.clone()),
             Box::new(self.drift_detected.clone()),
             Box::new(self.drift_share.clone()),
+            Box::new(self.drift_features_drifted.clone()),
             Box::new(self.drift_feature_score.clone()),
+            Box::new(self.drift_reference_mean.clone()),
+            Box::new(self.drift_current_mean.clone()),
             Box::new(self.drift_check_duration.clone()),
             Box::new(self.dead_letters.clone()),
             Box::new(self.actor_restarts.clone()),
@@ -254,6 +301,10 @@ impl Metrics {
 
 fn counter(name: &str, help: &str) -> IntCounter {
     IntCounter::new(name, help).expect("valid metric definition")
+}
+
+fn feature_gauge(name: &str, help: &str) -> GaugeVec {
+    GaugeVec::new(Opts::new(name, help), &["feature"]).expect("valid metric definition")
 }
 
 fn counter_vec(name: &str, help: &str, label: &str) -> IntCounterVec {
@@ -285,5 +336,19 @@ mod tests {
         assert!(text.contains("fraud_actor_mailbox_depth{actor=\"raw_store\"} 2"));
         assert!(text.contains("fraud_producer_errors_total 0"));
         assert!(text.contains("fraud_stream_consumer_messages_total 0"));
+    }
+
+    #[test]
+    fn labelled_counters_exist_at_zero_before_their_first_event() {
+        let text = Metrics::new().render();
+        for decision in ["APPROVE", "REVIEW", "BLOCK"] {
+            let series = format!("fraud_model_predictions{{decision=\"{decision}\"}} 0");
+            assert!(text.contains(&series), "{series} missing:\n{text}");
+        }
+        for outcome in TRAINING_OUTCOMES {
+            let series = format!("fraud_model_trainings_total{{outcome=\"{outcome}\"}} 0");
+            assert!(text.contains(&series), "{series} missing:\n{text}");
+        }
+        assert!(text.contains("fraud_model_trained_timestamp_seconds 0"));
     }
 }

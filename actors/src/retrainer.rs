@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use vigil_core::model::FraudModel;
 
 use crate::error::ActorError;
@@ -43,9 +44,18 @@ impl Retrainer {
         })
     }
 
-    async fn serve(&self, version: i32, model: Arc<FraudModel>) -> Result<(), ActorError> {
+    async fn serve(
+        &self,
+        version: i32,
+        model: Arc<FraudModel>,
+        trained_at: DateTime<Utc>,
+    ) -> Result<(), ActorError> {
         self.scorer
-            .send(SwapModel { version, model })
+            .send(SwapModel {
+                version,
+                model,
+                trained_at,
+            })
             .await
             .map_err(|e| ActorError::Failed(e.to_string()))
     }
@@ -91,8 +101,8 @@ impl Handles<Retrain> for Retrainer {
             .with_label_values(&[outcome])
             .inc();
         tracing::info!(outcome = ?run.outcome, "training finished");
-        if let Some((version, model)) = run.promoted {
-            self.serve(version, model).await?;
+        if let Some((version, model, trained_at)) = run.promoted {
+            self.serve(version, model, trained_at).await?;
         }
         Ok(run.outcome)
     }
@@ -112,7 +122,8 @@ impl Handles<Promote> for Retrainer {
         self.store
             .promote_model(promote.version, &promote.reason)
             .await?;
-        self.serve(promote.version, Arc::new(model)).await?;
+        self.serve(promote.version, Arc::new(model), row.created_at)
+            .await?;
         Ok(true)
     }
 }

@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use vigil_core::Transaction;
 use vigil_core::features::FeatureVector;
 use vigil_core::model::{Decision, FraudModel, Thresholds};
@@ -26,6 +26,7 @@ use crate::supervisor::{Factory, Handles, Link, Worker};
 struct Serving {
     version: i32,
     model: Arc<FraudModel>,
+    trained_at: DateTime<Utc>,
 }
 
 /// Scores transactions.
@@ -50,9 +51,13 @@ impl Scorer {
             let (store, metrics, alerter) = (store.clone(), metrics.clone(), alerter.clone());
             Box::pin(async move {
                 let serving = load_production(&store).await?;
-                metrics
-                    .model_version
-                    .set(serving.as_ref().map_or(0, |s| i64::from(s.version)));
+                match &serving {
+                    Some(s) => publish_model(&metrics, s),
+                    None => {
+                        metrics.model_version.set(0);
+                        metrics.model_trained_timestamp.set(0.0);
+                    }
+                }
                 Ok(Scorer {
                     serving,
                     thresholds,
@@ -89,6 +94,14 @@ impl Scorer {
     }
 }
 
+/// Which model is served and how old it is (an alert watches the age).
+fn publish_model(metrics: &Metrics, serving: &Serving) {
+    metrics.model_version.set(i64::from(serving.version));
+    metrics
+        .model_trained_timestamp
+        .set(serving.trained_at.timestamp_millis() as f64 / 1e3);
+}
+
 /// The production model from the registry, if there is one.
 async fn load_production(store: &Store) -> Result<Option<Serving>, ActorError> {
     let Some(row) = store.production_model().await? else {
@@ -99,6 +112,7 @@ async fn load_production(store: &Store) -> Result<Option<Serving>, ActorError> {
     Ok(Some(Serving {
         version: row.version,
         model: Arc::new(model),
+        trained_at: row.created_at,
     }))
 }
 
@@ -145,11 +159,13 @@ impl Handles<SwapModel> for Scorer {
 
     async fn handle(&mut self, swap: &SwapModel) -> Result<(), ActorError> {
         tracing::info!(version = swap.version, "serving a new model");
-        self.metrics.model_version.set(i64::from(swap.version));
-        self.serving = Some(Serving {
+        let serving = Serving {
             version: swap.version,
             model: swap.model.clone(),
-        });
+            trained_at: swap.trained_at,
+        };
+        publish_model(&self.metrics, &serving);
+        self.serving = Some(serving);
         Ok(())
     }
 }

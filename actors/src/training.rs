@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use vigil_core::model::dataset::{SplitError, time_split};
 use vigil_core::model::fraud_model::input_names;
@@ -33,7 +33,8 @@ pub const ALGORITHM: &str = "gbdt+isolation_forest";
 /// A finished run: what to answer, and the model to serve if promoted.
 pub struct TrainingRun {
     pub outcome: TrainingOutcome,
-    pub promoted: Option<(i32, Arc<FraudModel>)>,
+    /// Version, model and registration time of a promoted model.
+    pub promoted: Option<(i32, Arc<FraudModel>, DateTime<Utc>)>,
 }
 
 /// Trains, judges, registers and (when it earns it) promotes a model.
@@ -82,7 +83,7 @@ pub async fn train_and_register(
         champion.as_ref().map(|(_, e)| e),
     );
     let metrics = metrics_json(&trained, champion.as_ref().map(|(v, e)| (*v, e)));
-    let version = store
+    let (version, registered_at) = store
         .register_model(new_model(
             &trained,
             settings,
@@ -94,7 +95,7 @@ pub async fn train_and_register(
     let model = Arc::new(trained.model);
     let promoted = if verdict.promote {
         store.promote_model(version, &verdict.reason).await?;
-        Some((version, model.clone()))
+        Some((version, model.clone(), registered_at))
     } else {
         None
     };

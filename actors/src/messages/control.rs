@@ -42,6 +42,8 @@ pub struct Tick;
 pub struct SwapModel {
     pub version: i32,
     pub model: std::sync::Arc<vigil_core::model::FraudModel>,
+    /// When the version was registered: the model's age is watched.
+    pub trained_at: DateTime<Utc>,
 }
 
 /// A dead letter records which version failed to load, not megabytes of

@@ -75,8 +75,9 @@ pub struct NewModel {
 }
 
 impl Store {
-    /// Registers a candidate under the next version number.
-    pub async fn register_model(&self, new: NewModel) -> Result<i32, DbErr> {
+    /// Registers a candidate under the next version number; returns the
+    /// version and its registration (training) time.
+    pub async fn register_model(&self, new: NewModel) -> Result<(i32, DateTime<Utc>), DbErr> {
         let txn = self.db.begin().await?;
         take_write_lock(&txn).await?;
         let newest: Option<i32> = Entity::find()
@@ -87,6 +88,7 @@ impl Store {
             .await?
             .flatten();
         let version = newest.unwrap_or(0) + 1;
+        let created_at = Utc::now();
         let row = model::ActiveModel {
             version: Set(version),
             stage: Set(Stage::Candidate.as_str().to_owned()),
@@ -103,12 +105,12 @@ impl Store {
             train_rows: Set(new.train_rows),
             test_rows: Set(new.test_rows),
             stage_reason: Set(Some(new.stage_reason)),
-            created_at: Set(Utc::now()),
+            created_at: Set(created_at),
             promoted_at: Set(None),
         };
         Entity::insert(row).exec_without_returning(&txn).await?;
         txn.commit().await?;
-        Ok(version)
+        Ok((version, created_at))
     }
 
     /// Makes `version` the production model and archives the previous one,
