@@ -15,16 +15,21 @@ const CHUNK: usize = 1000;
 
 impl Store {
     /// Inserts transactions, ignoring those already stored (idempotent on
-    /// `transaction_id`). Returns how many rows were new.
+    /// `transaction_id`). `original_ids` are their ids in a replayed file,
+    /// in the same order, or empty. Returns how many rows were new.
     pub async fn insert_raw_events(
         &self,
         transactions: &[Transaction],
         source: &str,
+        original_ids: &[String],
     ) -> Result<u64, DbErr> {
         let received_at = Utc::now();
         let mut inserted = 0;
-        for chunk in transactions.chunks(CHUNK) {
-            let rows = chunk.iter().map(|t| active_model(t, source, received_at));
+        for (n, chunk) in transactions.chunks(CHUNK).enumerate() {
+            let rows = chunk.iter().enumerate().map(|(i, t)| {
+                let original = original_ids.get(n * CHUNK + i).cloned();
+                active_model(t, source, original, received_at)
+            });
             inserted += insert_new(&self.db, rows).await?;
         }
         Ok(inserted)
@@ -50,6 +55,7 @@ impl Store {
 fn active_model(
     t: &Transaction,
     source: &str,
+    original_id: Option<String>,
     received_at: chrono::DateTime<Utc>,
 ) -> raw_event::ActiveModel {
     raw_event::ActiveModel {
@@ -65,7 +71,7 @@ fn active_model(
         event_time: Set(t.timestamp),
         payload: Set(serde_json::to_value(t).expect("a transaction serializes to JSON")),
         source: Set(source.to_owned()),
-        original_id: Set(None),
+        original_id: Set(original_id),
         received_at: Set(received_at),
     }
 }
