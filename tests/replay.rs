@@ -394,3 +394,39 @@ fn folds_file() -> String {
     }
     text
 }
+
+/// `fixtures/replay/sklearn.json`, written once by
+/// `scripts/fixtures/replay_evaluation.py`: scikit-learn's ROC-AUC and AP on
+/// the scores `vigil evaluate --scores-out` wrote for this gzip file with
+/// these flags. Vigil must report the same values (and so also score
+/// reproducibly).
+#[test]
+fn evaluation_metrics_match_scikit_learn_on_the_same_scores() {
+    let fixture: serde_json::Value =
+        serde_json::from_str(include_str!("fixtures/replay/sklearn.json")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/replay/handbook.csv.gz");
+    let stdout = replay(dir.path(), "data", &file, "7");
+    assert!(stdout.contains("replayed 6000 transactions"), "{stdout}");
+    let flags: Vec<&str> = fixture["evaluate"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    let output = run(vigil(dir.path())
+        .args(["evaluate", "--data-dir", "data", "--json"])
+        .args(&flags));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let ours = report["folds"].as_array().unwrap();
+    let theirs = fixture["folds"].as_array().unwrap();
+    assert_eq!(ours.len(), theirs.len());
+    for (o, t) in ours.iter().zip(theirs) {
+        assert_eq!(o["test_rows"], t["rows"]);
+        assert_eq!(o["test_frauds"], t["frauds"]);
+        for metric in ["roc_auc", "average_precision"] {
+            let (a, b) = (o[metric].as_f64().unwrap(), t[metric].as_f64().unwrap());
+            assert!((a - b).abs() < 1e-9, "{metric}: vigil {a}, sklearn {b}");
+        }
+    }
+}
