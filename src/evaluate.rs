@@ -63,6 +63,8 @@ pub struct EvaluationReport {
     pub folds: Vec<FoldResult>,
     /// Metric → {mean, std} over the folds (std: sample, null below two).
     pub summary: serde_json::Value,
+    /// Time spent reading the store, then in total.
+    pub read_seconds: f64,
     pub seconds: f64,
 }
 
@@ -76,6 +78,7 @@ pub async fn evaluate(
     progress("reading the stored features and labels");
     let rows = store.evaluation_rows(settings.entity).await?;
     let labels = LabelHistory::new(store.known_labels().await?);
+    let read_seconds = started.elapsed().as_secs_f64();
     let first = rows.first().ok_or(EvaluateError::Empty)?;
     let plan = FoldPlan {
         start: settings.start.unwrap_or(first.time.date_naive()),
@@ -126,6 +129,7 @@ pub async fn evaluate(
         },
         summary: summary(&folds),
         folds,
+        read_seconds,
         seconds: started.elapsed().as_secs_f64(),
     })
 }
@@ -231,7 +235,10 @@ pub fn table(report: &EvaluationReport) -> String {
     for name in ["roc_auc", "average_precision", "card_precision_at_k"] {
         lines.push(format!("{:<22}{:>20}", name, cell(name)));
     }
-    lines.push(format!("evaluated in {:.2} s", report.seconds));
+    lines.push(format!(
+        "evaluated in {:.2} s ({:.2} s reading the store)",
+        report.seconds, report.read_seconds
+    ));
     lines.join("\n")
 }
 

@@ -206,7 +206,7 @@ pub enum SetupError {
     MapFile { path: String, reason: String },
     #[error(transparent)]
     Mapping(#[from] vigil_core::replay::MappingError),
-    #[error("--label-delay-days must be a finite number ≥ 0, got {0}")]
+    #[error("--label-delay-days must be between 0 and 3650, got {0}")]
     Delay(f64),
     #[error("--batch-size must be at least 1")]
     BatchSize,
@@ -225,7 +225,7 @@ impl ReplaySettings {
             (None, None) => ColumnMapping::default(),
         };
         let days = args.label_delay_days;
-        if !days.is_finite() || days < 0.0 || days > 3650.0 {
+        if !(0.0..=3650.0).contains(&days) {
             return Err(SetupError::Delay(days));
         }
         if args.batch_size == 0 {

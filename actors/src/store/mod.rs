@@ -135,7 +135,7 @@ impl Store {
 /// returns how many were new. The one idempotent write path of the
 /// insert-only tables.
 async fn insert_new<A>(
-    db: &DatabaseConnection,
+    db: &impl ConnectionTrait,
     rows: impl IntoIterator<Item = A>,
 ) -> Result<u64, DbErr>
 where

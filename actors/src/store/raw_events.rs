@@ -2,7 +2,7 @@
 //! path in Vigil updates or deletes a raw event.
 
 use chrono::Utc;
-use sea_orm::{ActiveValue::Set, EntityTrait, PaginatorTrait, QuerySelect};
+use sea_orm::{ActiveValue::Set, EntityTrait, PaginatorTrait, QuerySelect, TransactionTrait};
 use vigil_core::Transaction;
 
 use super::entity::raw_event;
@@ -16,7 +16,9 @@ const CHUNK: usize = 1000;
 impl Store {
     /// Inserts transactions, ignoring those already stored (idempotent on
     /// `transaction_id`). `original_ids` are their ids in a replayed file,
-    /// in the same order, or empty. Returns how many rows were new.
+    /// in the same order, or empty. Returns how many rows were new. One
+    /// database transaction per call, all or nothing: a commit per chunk
+    /// made a replay spend a third more time in the kernel.
     pub async fn insert_raw_events(
         &self,
         transactions: &[Transaction],
@@ -25,13 +27,15 @@ impl Store {
     ) -> Result<u64, DbErr> {
         let received_at = Utc::now();
         let mut inserted = 0;
+        let txn = self.db.begin().await?;
         for (n, chunk) in transactions.chunks(CHUNK).enumerate() {
             let rows = chunk.iter().enumerate().map(|(i, t)| {
                 let original = original_ids.get(n * CHUNK + i).cloned();
                 active_model(t, source, original, received_at)
             });
-            inserted += insert_new(&self.db, rows).await?;
+            inserted += insert_new(&txn, rows).await?;
         }
+        txn.commit().await?;
         Ok(inserted)
     }
 
