@@ -4,4 +4,6 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod evaluate;
 pub mod http;
+pub mod replay;

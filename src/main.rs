@@ -34,6 +34,24 @@ fn main() -> anyhow::Result<()> {
             actix_web::rt::System::new().block_on(app::train(&config))?;
             Ok(())
         }
+        Command::Replay(args) => {
+            let settings = vigil::replay::ReplaySettings::from_args(&args)?;
+            let report =
+                actix_web::rt::System::new().block_on(vigil::replay::run(&config, &settings))?;
+            println!("{}", vigil::replay::summary(&report));
+            Ok(())
+        }
+        Command::Evaluate(args) => {
+            let settings = vigil::evaluate::EvaluateSettings::from_args(&config, &args);
+            let report =
+                actix_web::rt::System::new().block_on(vigil::evaluate::run(&config, &settings))?;
+            if args.json {
+                vigil::evaluate::print_json(&report)?;
+            } else {
+                println!("{}", vigil::evaluate::table(&report));
+            }
+            Ok(())
+        }
         Command::Serve => {
             actix_web::rt::System::new().block_on(app::serve(config))?;
             Ok(())

@@ -185,6 +185,7 @@ async fn a_redelivered_batch_changes_nothing() {
     let batch = TransactionBatch {
         source: EventSource::Api,
         transactions: again,
+        original_ids: Vec::new(),
     };
     runtime.bus.publish(batch.clone()).await.unwrap();
     runtime.bus.publish(batch.clone()).await.unwrap();
@@ -206,6 +207,7 @@ async fn a_redelivered_batch_changes_nothing() {
     let later = TransactionBatch {
         source: EventSource::Api,
         transactions: later,
+        original_ids: Vec::new(),
     };
     runtime.bus.publish(later).await.unwrap();
     assert_online_equals_offline(&runtime, &features, newest + 200).await;

@@ -216,6 +216,7 @@ impl Producer {
             let message = TransactionBatch {
                 source: EventSource::Producer,
                 transactions: batch.transactions,
+                original_ids: Vec::new(),
             };
             match self.bus.publish(message).await {
                 Ok(()) => self.metrics.transactions_produced.inc_by(n_tx),

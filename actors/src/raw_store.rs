@@ -38,7 +38,11 @@ impl Handles<TransactionBatch> for RawStore {
     async fn handle(&mut self, batch: &TransactionBatch) -> Result<u64, ActorError> {
         let inserted = self
             .store
-            .insert_raw_events(&batch.transactions, batch.source.as_str())
+            .insert_raw_events(
+                &batch.transactions,
+                batch.source.as_str(),
+                &batch.original_ids,
+            )
             .await?;
         self.metrics
             .stream_consumer_messages

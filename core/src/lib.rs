@@ -6,6 +6,7 @@
 pub mod drift;
 pub mod features;
 pub mod model;
+pub mod replay;
 pub mod synth;
 pub mod transaction;
 

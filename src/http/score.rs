@@ -98,6 +98,7 @@ async fn score_new(state: &AppState, transaction: Transaction) -> Result<ScoreRe
         .publish(TransactionBatch {
             source: EventSource::Api,
             transactions: vec![transaction],
+            original_ids: Vec::new(),
         })
         .await
         .map_err(unavailable)?;

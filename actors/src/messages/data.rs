@@ -42,6 +42,10 @@ impl EventSource {
 pub struct TransactionBatch {
     pub source: EventSource,
     pub transactions: Vec<Transaction>,
+    /// The ids the transactions had in a replayed file, in the same order;
+    /// empty when they came with Vigil's own UUIDs.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub original_ids: Vec<String>,
 }
 
 /// Labels (chargebacks, analyst verdicts) as they become known. The reply

@@ -5,6 +5,7 @@ mod alerts;
 mod dead_letters;
 mod drift;
 pub mod entity;
+mod evaluation;
 mod features;
 mod history;
 mod labels;
@@ -25,6 +26,7 @@ use sea_orm::{
 pub use alerts::{AlertFilter, OPEN};
 pub use dead_letters::DeadLetter;
 pub use drift::{DriftRow, NewDriftReport, ScoreRow, WindowSpec};
+pub use evaluation::Entity;
 pub use features::OnExisting;
 pub use history::HistoryScope;
 pub use models::{ModelSummary, NewModel, Stage, summary};
@@ -133,7 +135,7 @@ impl Store {
 /// returns how many were new. The one idempotent write path of the
 /// insert-only tables.
 async fn insert_new<A>(
-    db: &DatabaseConnection,
+    db: &impl ConnectionTrait,
     rows: impl IntoIterator<Item = A>,
 ) -> Result<u64, DbErr>
 where

@@ -2,7 +2,7 @@
 //! path in Vigil updates or deletes a raw event.
 
 use chrono::Utc;
-use sea_orm::{ActiveValue::Set, EntityTrait, PaginatorTrait, QuerySelect};
+use sea_orm::{ActiveValue::Set, EntityTrait, PaginatorTrait, QuerySelect, TransactionTrait};
 use vigil_core::Transaction;
 
 use super::entity::raw_event;
@@ -15,18 +15,27 @@ const CHUNK: usize = 1000;
 
 impl Store {
     /// Inserts transactions, ignoring those already stored (idempotent on
-    /// `transaction_id`). Returns how many rows were new.
+    /// `transaction_id`). `original_ids` are their ids in a replayed file,
+    /// in the same order, or empty. Returns how many rows were new. One
+    /// database transaction per call, all or nothing: a commit per chunk
+    /// made a replay spend a third more time in the kernel.
     pub async fn insert_raw_events(
         &self,
         transactions: &[Transaction],
         source: &str,
+        original_ids: &[String],
     ) -> Result<u64, DbErr> {
         let received_at = Utc::now();
         let mut inserted = 0;
-        for chunk in transactions.chunks(CHUNK) {
-            let rows = chunk.iter().map(|t| active_model(t, source, received_at));
-            inserted += insert_new(&self.db, rows).await?;
+        let txn = self.db.begin().await?;
+        for (n, chunk) in transactions.chunks(CHUNK).enumerate() {
+            let rows = chunk.iter().enumerate().map(|(i, t)| {
+                let original = original_ids.get(n * CHUNK + i).cloned();
+                active_model(t, source, original, received_at)
+            });
+            inserted += insert_new(&txn, rows).await?;
         }
+        txn.commit().await?;
         Ok(inserted)
     }
 
@@ -50,6 +59,7 @@ impl Store {
 fn active_model(
     t: &Transaction,
     source: &str,
+    original_id: Option<String>,
     received_at: chrono::DateTime<Utc>,
 ) -> raw_event::ActiveModel {
     raw_event::ActiveModel {
@@ -65,7 +75,7 @@ fn active_model(
         event_time: Set(t.timestamp),
         payload: Set(serde_json::to_value(t).expect("a transaction serializes to JSON")),
         source: Set(source.to_owned()),
-        original_id: Set(None),
+        original_id: Set(original_id),
         received_at: Set(received_at),
     }
 }

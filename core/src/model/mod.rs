@@ -19,6 +19,7 @@ pub mod gbdt;
 pub mod iforest;
 pub mod metrics;
 pub mod plots;
+pub mod prequential;
 pub mod simulate;
 pub mod training;
 

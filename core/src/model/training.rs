@@ -80,34 +80,8 @@ pub fn train(
     progress: &mut dyn FnMut(Stage),
 ) -> Result<Trained, ModelError> {
     let started = Instant::now();
-    progress(Stage::Detector);
-    let features: Vec<f64> = split
-        .train
-        .iter()
-        .flat_map(|r| r.features.to_array())
-        .collect();
-    let detector = IsolationForest::fit(&features, N, &params.iforest)?;
-
-    progress(Stage::Classifier);
-    let anomaly = detector.score_all(&features);
-    let inputs: Vec<f64> = features
-        .chunks_exact(N)
-        .zip(&anomaly)
-        .flat_map(|(row, a)| row.iter().copied().chain(std::iter::once(*a)))
-        .collect();
-    let labels: Vec<f64> = split
-        .train
-        .iter()
-        .map(|r| f64::from(u8::from(r.is_fraud)))
-        .collect();
+    let model = fit(&split.train, params, progress)?;
     let positive_weight = positive_weight(&split.train);
-    let weights: Vec<f64> = split
-        .train
-        .iter()
-        .map(|r| if r.is_fraud { positive_weight } else { 1.0 })
-        .collect();
-    let classifier = Gbdt::fit(&inputs, INPUTS, &labels, &weights, &params.gbdt)?;
-    let model = FraudModel::new(detector, classifier)?;
     let train_seconds = started.elapsed().as_secs_f64();
 
     progress(Stage::Evaluation);
@@ -131,6 +105,37 @@ pub fn train(
         train_seconds,
     };
     Ok(Trained { model, report })
+}
+
+/// Trains the Isolation Forest, then the classifier on the features plus
+/// the anomaly score, on `rows` (no evaluation).
+pub fn fit(
+    rows: &[LabeledRow],
+    params: &TrainingParams,
+    progress: &mut dyn FnMut(Stage),
+) -> Result<FraudModel, ModelError> {
+    progress(Stage::Detector);
+    let features: Vec<f64> = rows.iter().flat_map(|r| r.features.to_array()).collect();
+    let detector = IsolationForest::fit(&features, N, &params.iforest)?;
+
+    progress(Stage::Classifier);
+    let anomaly = detector.score_all(&features);
+    let inputs: Vec<f64> = features
+        .chunks_exact(N)
+        .zip(&anomaly)
+        .flat_map(|(row, a)| row.iter().copied().chain(std::iter::once(*a)))
+        .collect();
+    let labels: Vec<f64> = rows
+        .iter()
+        .map(|r| f64::from(u8::from(r.is_fraud)))
+        .collect();
+    let positive_weight = positive_weight(rows);
+    let weights: Vec<f64> = rows
+        .iter()
+        .map(|r| if r.is_fraud { positive_weight } else { 1.0 })
+        .collect();
+    let classifier = Gbdt::fit(&inputs, INPUTS, &labels, &weights, &params.gbdt)?;
+    FraudModel::new(detector, classifier)
 }
 
 /// Evaluates `model` on `rows` (used for the champion on a challenger's
