@@ -95,6 +95,7 @@ async fn publish(publisher: &KafkaPublisher, transactions: &[Transaction]) {
             .publish(&TransactionBatch {
                 source: EventSource::Producer,
                 transactions: chunk.to_vec(),
+                original_ids: Vec::new(),
             })
             .await
             .unwrap();
@@ -197,6 +198,28 @@ async fn every_event_is_processed_exactly_once_across_a_crash() {
     .await;
     let metrics = runtime.metrics.render();
     assert!(metrics.contains("fraud_consumer_lag{"), "{metrics}");
+
+    // POST /score with a new transaction: published, processed by the
+    // consumer groups, and its decision answered synchronously.
+    let app = common::app(&runtime, None).await;
+    let posted = common::new_transaction("user_007", 4200.0);
+    let (status, body) =
+        common::post(&app, "/score", serde_json::json!({"transaction": posted})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["transaction_id"], posted["transaction_id"]);
+    assert!(
+        ["APPROVE", "REVIEW", "BLOCK"].contains(&body["decision"].as_str().unwrap()),
+        "{body}"
+    );
+    let (again, body_again) =
+        common::post(&app, "/score", serde_json::json!({"transaction": posted})).await;
+    assert_eq!(
+        (again, &body_again["fraud_probability"]),
+        (200, &body["fraud_probability"])
+    );
+    let n = n + 1;
+    let c = counts(&store).await;
+    assert_eq!((c.raw, c.scores), (before.raw + n, before.scores + n));
     runtime.stop_consumers().await;
     drop(runtime);
 

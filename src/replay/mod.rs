@@ -274,6 +274,11 @@ pub async fn run(
     runtime_config.train_on_start = false;
     runtime_config.retrain_schedule = None;
     runtime_config.drift_schedule = None;
+    // Always in-process, even when Kafka is configured: a replay is an
+    // offline run into its own store whose batches keep their original ids
+    // and whose chargebacks must land between exactly the right
+    // transactions; live topics would interleave other traffic.
+    runtime_config.kafka = None;
     let runtime = Runtime::start(runtime_config).await?;
     if runtime
         .store
