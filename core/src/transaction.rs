@@ -1,6 +1,6 @@
 //! The transaction and label records that flow through Vigil.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -70,7 +70,15 @@ pub enum InvalidTransaction {
     TooLong { field: &'static str },
     #[error("field `amount` must be a finite number ≥ 0, got {0}")]
     Amount(f64),
+    #[error("field `timestamp` must be in the years 1970 to 9999, got {0}")]
+    Timestamp(DateTime<Utc>),
 }
+
+/// The years a transaction's timestamp may fall in (the error message
+/// names them too). Wider than any card
+/// data set, narrow enough that label delays and window arithmetic cannot
+/// overflow chrono's range and every store can hold the value.
+pub const TIMESTAMP_YEARS: std::ops::RangeInclusive<i32> = 1970..=9999;
 
 impl Transaction {
     /// Checks the values that serde's types cannot: finite non-negative
@@ -78,6 +86,9 @@ impl Transaction {
     pub fn validate(&self) -> Result<(), InvalidTransaction> {
         if !self.amount.is_finite() || self.amount < 0.0 {
             return Err(InvalidTransaction::Amount(self.amount));
+        }
+        if !TIMESTAMP_YEARS.contains(&self.timestamp.year()) {
+            return Err(InvalidTransaction::Timestamp(self.timestamp));
         }
         check_text("user_id", Some(&self.user_id), true)?;
         check_text("merchant_id", Some(&self.merchant_id), true)?;
@@ -180,6 +191,23 @@ mod tests {
             t.validate(),
             Err(InvalidTransaction::TooLong { field: "user_id" })
         );
+    }
+
+    #[test]
+    fn validation_rejects_timestamps_outside_the_supported_years() {
+        let mut t = sample();
+        // chrono's last representable date: a label delay would overflow it.
+        t.timestamp = DateTime::<Utc>::MAX_UTC;
+        assert_eq!(
+            t.validate(),
+            Err(InvalidTransaction::Timestamp(t.timestamp))
+        );
+        t.timestamp = DateTime::from_timestamp(-1, 0).unwrap();
+        assert!(t.validate().is_err());
+        t.timestamp = DateTime::parse_from_rfc3339("9999-12-31T23:59:59Z")
+            .unwrap()
+            .to_utc();
+        assert_eq!(t.validate(), Ok(()));
     }
 
     #[test]
