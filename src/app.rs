@@ -178,8 +178,13 @@ fn to_time_delta(duration: std::time::Duration) -> chrono::TimeDelta {
 /// `vigil serve`: the runtime and the HTTP API until Ctrl-C / SIGTERM.
 pub async fn serve(config: Config) -> Result<(), AppError> {
     let started = Instant::now();
+    warn_if_exposed_without_key(&config);
     let runtime = Runtime::start(runtime_config(&config)).await?;
-    let state = AppState::of(&runtime, config.api_key.clone());
+    let state = AppState::of(&runtime, None).with_api_keys(http::ApiKeys::new(
+        config.api_key.clone(),
+        config.api_keys.clone(),
+        config.http.protect_reads,
+    ));
     let max_body = config.http.max_body_bytes;
     let server =
         HttpServer::new(move || App::new().configure(http::configure(state.clone(), max_body)))
@@ -199,6 +204,20 @@ pub async fn serve(config: Config) -> Result<(), AppError> {
         );
     }
     server.await.map_err(AppError::Http)
+}
+
+/// Anyone who reaches a non-loopback address could retrain, promote a
+/// model or post labels when no API key is set: say so on every start.
+fn warn_if_exposed_without_key(config: &Config) {
+    let no_key = config.api_key.is_none() && config.api_keys.is_empty();
+    if no_key && !config.http.addr.ip().is_loopback() {
+        tracing::warn!(
+            addr = %config.http.addr,
+            "!!! the HTTP API listens on a non-loopback address WITHOUT an API key: \
+             anyone who can reach it may retrain, promote models, post labels and run drift \
+             checks. Set VIGIL_API_KEY (or api_key in vigil.toml) !!!"
+        );
+    }
 }
 
 /// `vigil migrate`: runs pending migrations and exits.

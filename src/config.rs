@@ -3,6 +3,7 @@
 //! `VIGIL_SECTION_KEY`, a top-level `key` is `VIGIL_KEY`. Unknown keys and
 //! bad values stop start-up with a message naming them.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -52,9 +53,15 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Seed of the synthetic generator.
     pub seed: u64,
-    /// Bearer token required by admin endpoints when set.
+    /// Bearer token required by admin endpoints when set (key id
+    /// `default` in the audit trail).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub api_key: Option<String>,
+    /// More bearer tokens by key id (`[api_keys] ops = "…"`, or
+    /// `VIGIL_API_KEYS='{ops="…",ci="…"}'`); the id is what the audit
+    /// trail records.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub api_keys: BTreeMap<String, String>,
     pub http: HttpConfig,
     pub database: DatabaseConfig,
     pub kafka: KafkaConfig,
@@ -75,6 +82,9 @@ pub struct HttpConfig {
     pub addr: SocketAddr,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
+    /// Require an API key on every endpoint but `/health`, `/metrics`
+    /// and the API docs (when a key is configured).
+    pub protect_reads: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -288,6 +298,7 @@ impl Default for Config {
             data_dir: PathBuf::from("./data"),
             seed: 42,
             api_key: None,
+            api_keys: BTreeMap::new(),
             http: HttpConfig::default(),
             database: DatabaseConfig::default(),
             kafka: KafkaConfig::default(),
@@ -308,6 +319,7 @@ impl Default for HttpConfig {
         HttpConfig {
             addr: SocketAddr::from(([127, 0, 0, 1], 8000)),
             max_body_bytes: 64 * 1024,
+            protect_reads: false,
         }
     }
 }
@@ -433,6 +445,9 @@ impl Config {
         }
         if self.http.max_body_bytes == 0 {
             return Err(invalid("http.max_body_bytes", "must be at least 1"));
+        }
+        if self.api_key.as_deref() == Some("") || self.api_keys.values().any(String::is_empty) {
+            return Err(invalid("api_keys", "an API key must not be empty"));
         }
         if let Some(url) = &self.database.url
             && !(url.starts_with("postgres://")
@@ -569,6 +584,9 @@ impl Config {
         if shown.api_key.is_some() {
             shown.api_key = Some("***".to_owned());
         }
+        for key in shown.api_keys.values_mut() {
+            *key = "***".to_owned();
+        }
         shown.database.url = Some(vigil_actors::store::redact(&self.database_url()));
         toml::to_string(&shown).unwrap_or_else(|e| format!("# cannot render configuration: {e}\n"))
     }
@@ -652,6 +670,7 @@ mod tests {
     fn display_masks_secrets() {
         let config = Config {
             api_key: Some("secret".into()),
+            api_keys: BTreeMap::from([("ops".into(), "hidden".into())]),
             database: DatabaseConfig {
                 url: Some("postgres://u:pw@h/db".into()),
             },
@@ -659,9 +678,26 @@ mod tests {
         };
         let shown = config.to_display_toml();
         assert!(
-            !shown.contains("secret") && !shown.contains("pw@"),
+            !shown.contains("secret") && !shown.contains("pw@") && !shown.contains("hidden"),
             "{shown}"
         );
-        assert!(shown.contains("[producer]"));
+        assert!(shown.contains("[producer]") && shown.contains("ops"));
+    }
+
+    #[test]
+    fn named_api_keys_come_from_the_file_or_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("vigil.toml", "[api_keys]\nops = \"k1\"\n")?;
+            let config = Config::load(None, serde_json::json!({})).expect("loads");
+            assert_eq!(config.api_keys["ops"], "k1");
+            jail.set_env("VIGIL_API_KEYS", r#"{ci="k2",ops="k3"}"#);
+            let config = Config::load(None, serde_json::json!({})).expect("loads");
+            assert_eq!(config.api_keys["ci"], "k2");
+            assert_eq!(config.api_keys["ops"], "k3");
+            jail.set_env("VIGIL_API_KEYS", r#"{ops=""}"#);
+            let err = Config::load(None, serde_json::json!({})).unwrap_err();
+            assert!(err.to_string().contains("api_keys"), "{err}");
+            Ok(())
+        });
     }
 }

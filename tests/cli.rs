@@ -1,5 +1,5 @@
 //! The `vigil` binary: configuration errors, `vigil config`, `vigil migrate`,
-//! `vigil train`.
+//! `vigil train`, the warning of an exposed API without a key.
 
 mod common;
 
@@ -150,4 +150,29 @@ fn train_prints_the_metrics_table_and_logs_to_mlflow_when_configured() {
         .expect("the run has metrics");
     assert!(metrics.iter().any(|m| m["key"] == "pr_auc"), "{run}");
     assert_eq!(run["info"]["status"], "FINISHED", "{run}");
+}
+
+#[test]
+fn serve_warns_when_it_listens_beyond_loopback_without_an_api_key() {
+    let dir = tempfile::tempdir().unwrap();
+    // An unusable data directory ends start-up right after the warning.
+    let start = |addr: &str, key: Option<&str>| {
+        let mut command = vigil(dir.path());
+        command
+            .arg("serve")
+            .env("VIGIL_HTTP_ADDR", addr)
+            .env("VIGIL_DATA_DIR", "/dev/null/vigil");
+        if let Some(key) = key {
+            command.env("VIGIL_API_KEY", key);
+        }
+        let output = command.output().unwrap();
+        assert!(!output.status.success());
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let exposed = start("0.0.0.0:0", None);
+    assert!(exposed.contains("WITHOUT an API key"), "{exposed}");
+    let with_key = start("0.0.0.0:0", Some("secret"));
+    assert!(!with_key.contains("WITHOUT an API key"), "{with_key}");
+    let loopback = start("127.0.0.1:0", None);
+    assert!(!loopback.contains("WITHOUT an API key"), "{loopback}");
 }

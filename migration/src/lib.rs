@@ -11,9 +11,10 @@ mod m20261129_000005_create_fraud_alerts;
 mod m20261129_000006_create_models;
 mod m20261129_000007_create_drift_reports;
 mod m20261129_000008_create_dead_letters;
+mod m20261130_000009_create_audit_log;
 
 /// Tables created by the migrations, in creation order.
-pub const TABLES: [&str; 8] = [
+pub const TABLES: [&str; 9] = [
     "raw_events",
     "labels",
     "transaction_features",
@@ -22,6 +23,7 @@ pub const TABLES: [&str; 8] = [
     "models",
     "drift_reports",
     "dead_letters",
+    "audit_log",
 ];
 
 /// Applies Vigil's migrations in order.
@@ -39,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000006_create_models::Migration),
             Box::new(m20261129_000007_create_drift_reports::Migration),
             Box::new(m20261129_000008_create_dead_letters::Migration),
+            Box::new(m20261130_000009_create_audit_log::Migration),
         ]
     }
 }

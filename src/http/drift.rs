@@ -2,7 +2,7 @@
 //! (HTML), `GET /drift/stats`, `GET /drift/history`.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use vigil_actors::drift_checker::{
@@ -11,6 +11,8 @@ use vigil_actors::drift_checker::{
 use vigil_actors::messages::CheckDrift;
 use vigil_actors::store::DriftRow;
 
+use super::audit::audited;
+use super::auth::require_admin;
 use super::drift_report::render_report;
 use super::{ApiError, AppState};
 
@@ -22,13 +24,25 @@ pub async fn status(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
 
 /// Runs a check now and returns it (POST; GET kept for the seed's clients).
 #[post("/drift/run")]
-pub async fn run_post(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(run(&state).await?))
+pub async fn run_post(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(run_audited(&req, &state).await?))
 }
 
 #[get("/drift/run")]
-pub async fn run_get(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(run(&state).await?))
+pub async fn run_get(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(run_audited(&req, &state).await?))
+}
+
+/// A check on an admin's request: authorised and audited.
+async fn run_audited(req: &HttpRequest, state: &AppState) -> Result<DriftCheck, ApiError> {
+    let caller = require_admin(req, state)?;
+    audited(state, &caller, "drift.run", "drift", json!({}), run(state)).await
 }
 
 /// The latest check as a self-contained HTML page.

@@ -11,6 +11,7 @@ use vigil_actors::messages::LabelBatch;
 use vigil_core::Label;
 use vigil_core::transaction::MAX_TEXT_LEN;
 
+use super::audit::audited;
 use super::auth::require_admin;
 use super::{ApiError, AppState};
 
@@ -30,7 +31,7 @@ pub async fn create(
     state: web::Data<AppState>,
     body: web::Json<LabelRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    require_admin(&req, &state)?;
+    let caller = require_admin(&req, &state)?;
     let body = body.into_inner();
     let source = body.source.unwrap_or_else(|| "api".into());
     if source.is_empty() || source.len() > MAX_TEXT_LEN {
@@ -50,18 +51,34 @@ pub async fn create(
         source,
         labeled_at: Utc::now(),
     };
-    state
-        .bus
-        .publish_labels(LabelBatch {
-            labels: vec![label.clone()],
-        })
-        .await
-        .map_err(|e| {
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the label could not be recorded",
-            )
-            .with_detail(json!(e))
-        })?;
+    let detail = json!({
+        "label_id": label.label_id,
+        "is_fraud": label.is_fraud,
+        "source": label.source,
+    });
+    let publish = async {
+        state
+            .bus
+            .publish_labels(LabelBatch {
+                labels: vec![label.clone()],
+            })
+            .await
+            .map_err(|e| {
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the label could not be recorded",
+                )
+                .with_detail(json!(e))
+            })
+    };
+    audited(
+        &state,
+        &caller,
+        "label.create",
+        label.transaction_id,
+        detail,
+        publish,
+    )
+    .await?;
     Ok(HttpResponse::Created().json(label))
 }

@@ -1,6 +1,7 @@
 //! The HTTP API (actix-web). One file per resource.
 
 mod alerts;
+mod audit;
 mod auth;
 mod drift;
 mod drift_report;
@@ -9,6 +10,7 @@ mod health;
 mod labels;
 mod metrics;
 mod models;
+mod read_access;
 mod score;
 
 use std::sync::Arc;
@@ -23,6 +25,7 @@ use vigil_actors::metrics::Metrics;
 use vigil_actors::store::Store;
 use vigil_actors::supervisor::Link;
 
+pub use auth::ApiKeys;
 pub use error::ApiError;
 
 /// What the handlers share.
@@ -37,12 +40,14 @@ pub struct AppState {
     pub promoter: Link<Promote>,
     pub drift_checker: Link<CheckDrift>,
     pub drift_settings: DriftSettings,
-    /// Required bearer token of admin endpoints, when set.
-    pub api_key: Option<String>,
+    /// The API keys, when set: required by admin endpoints (and by read
+    /// endpoints when configured so).
+    pub api_keys: Arc<ApiKeys>,
 }
 
 impl AppState {
-    /// The state of a running runtime.
+    /// The state of a running runtime, with at most one (unnamed) API key
+    /// for the admin endpoints.
     pub fn of(runtime: &Runtime, api_key: Option<String>) -> AppState {
         AppState {
             store: runtime.store.clone(),
@@ -54,7 +59,15 @@ impl AppState {
             promoter: runtime.promoter.clone(),
             drift_checker: runtime.drift_checker.clone(),
             drift_settings: runtime.drift_settings.clone(),
-            api_key,
+            api_keys: Arc::new(ApiKeys::new(api_key, Default::default(), false)),
+        }
+    }
+
+    /// The same state with `keys` instead.
+    pub fn with_api_keys(self, keys: ApiKeys) -> AppState {
+        AppState {
+            api_keys: Arc::new(keys),
+            ..self
         }
     }
 }
@@ -66,23 +79,35 @@ pub fn configure(state: AppState, max_body_bytes: usize) -> impl FnOnce(&mut web
             .app_data(error::json_config(max_body_bytes))
             .app_data(error::query_config())
             .app_data(error::path_config())
-            .service(health::summary)
-            .service(health::actors)
-            .service(metrics::prometheus)
-            .service(score::score)
-            .service(models::list)
-            .service(models::retrain)
-            .service(models::show)
-            .service(models::artifact)
-            .service(models::promote)
-            .service(alerts::list)
-            .service(labels::create)
-            .service(drift::status)
-            .service(drift::run_post)
-            .service(drift::run_get)
-            .service(drift::report)
-            .service(drift::stats)
-            .service(drift::history)
+            .service(
+                web::scope("")
+                    .wrap(actix_web::middleware::from_fn(
+                        read_access::require_key_for_reads,
+                    ))
+                    .configure(routes),
+            )
             .default_service(web::to(error::not_found));
     }
+}
+
+/// Every endpoint.
+fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(health::summary)
+        .service(health::actors)
+        .service(metrics::prometheus)
+        .service(score::score)
+        .service(models::list)
+        .service(models::retrain)
+        .service(models::show)
+        .service(models::artifact)
+        .service(models::promote)
+        .service(alerts::list)
+        .service(labels::create)
+        .service(drift::status)
+        .service(drift::run_post)
+        .service(drift::run_get)
+        .service(drift::report)
+        .service(drift::stats)
+        .service(drift::history)
+        .service(audit::list);
 }

@@ -6,9 +6,10 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use vigil_actors::messages::{Promote, Retrain};
+use vigil_actors::messages::{Promote, PromoteOutcome, Retrain};
 use vigil_actors::store::summary;
 
+use super::audit::audited;
 use super::auth::require_admin;
 use super::{ApiError, AppState};
 
@@ -69,16 +70,20 @@ pub async fn retrain(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    require_admin(&req, &state)?;
-    let outcome = state
-        .retrainer
-        .send(Retrain {
-            trigger: "api".into(),
-        })
-        .await
-        .map_err(|e| {
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "training failed").with_detail(json!(e))
-        })?;
+    let caller = require_admin(&req, &state)?;
+    let train = async {
+        state
+            .retrainer
+            .send(Retrain {
+                trigger: "api".into(),
+            })
+            .await
+            .map_err(|e| {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "training failed")
+                    .with_detail(json!(e))
+            })
+    };
+    let outcome = audited(&state, &caller, "model.retrain", "model", json!({}), train).await?;
     Ok(HttpResponse::Ok().json(outcome))
 }
 
@@ -98,23 +103,34 @@ pub async fn promote(
     version: web::Path<i32>,
     body: Option<web::Json<PromoteRequest>>,
 ) -> Result<HttpResponse, ApiError> {
-    require_admin(&req, &state)?;
+    let caller = require_admin(&req, &state)?;
     let reason = body
         .and_then(|b| b.into_inner().reason)
         .unwrap_or_else(|| "promoted manually".into());
-    let promoted = state
-        .promoter
-        .send(Promote {
-            version: *version,
-            reason,
-        })
-        .await
-        .map_err(|e| {
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "promotion failed").with_detail(json!(e))
-        })?;
-    if !promoted {
-        return Err(no_version(*version));
-    }
+    let detail = json!({ "reason": reason });
+    let promote = async {
+        let outcome = state
+            .promoter
+            .send(Promote {
+                version: *version,
+                reason,
+            })
+            .await
+            .map_err(|e| {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "promotion failed")
+                    .with_detail(json!(e))
+            })?;
+        match outcome {
+            PromoteOutcome::Promoted => Ok(()),
+            PromoteOutcome::NoSuchVersion => Err(no_version(*version)),
+            PromoteOutcome::Unloadable(reason) => Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "this model version cannot be loaded; the served model is unchanged",
+            )
+            .with_detail(json!({"version": *version, "reason": reason}))),
+        }
+    };
+    audited(&state, &caller, "model.promote", *version, detail, promote).await?;
     let row = state
         .store
         .model(*version)

@@ -2,6 +2,7 @@
 //! Everything here runs on both backends.
 
 mod alerts;
+mod audit;
 mod dead_letters;
 mod drift;
 pub mod entity;
@@ -24,6 +25,7 @@ use sea_orm::{
 };
 
 pub use alerts::{AlertFilter, OPEN};
+pub use audit::{AuditFilter, AuditRecord, PENDING};
 pub use dead_letters::DeadLetter;
 pub use drift::{DriftRow, NewDriftReport, ScoreRow, WindowSpec};
 pub use evaluation::Entity;

@@ -1,6 +1,7 @@
 //! sea-orm entities, one module per table. Column names mirror the
 //! migrations in the `migration` crate exactly.
 
+pub mod audit_entry;
 pub mod dead_letter;
 pub mod drift_report;
 pub mod fraud_alert;

@@ -109,6 +109,7 @@ async fn check_entities(db: &DatabaseConnection) {
     assert_same_columns::<model::Entity>(db).await;
     assert_same_columns::<drift_report::Entity>(db).await;
     assert_same_columns::<dead_letter::Entity>(db).await;
+    assert_same_columns::<audit_entry::Entity>(db).await;
 
     let tx = Uuid::new_v4();
     let full = raw_event::Model {
@@ -283,6 +284,21 @@ async fn check_entities(db: &DatabaseConnection) {
             created_at: at(8),
         },
         dead_letter_id
+    );
+
+    round_trip!(
+        db,
+        audit_entry,
+        audit_entry::Model {
+            audit_id: Uuid::new_v4(),
+            at: at(9),
+            key_id: "ops".into(),
+            action: "model.promote".into(),
+            target: "3".into(),
+            detail: json!({"previous": 2}),
+            outcome: "ok".into(),
+        },
+        audit_id
     );
 }
 

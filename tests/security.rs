@@ -1,0 +1,206 @@
+//! API keys and the audit trail: admin actions need a key and are recorded
+//! under its id, read endpoints can be protected too, and oversized or
+//! mistyped bodies are refused with a JSON error.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use actix_web::dev::{Service, ServiceResponse};
+use actix_web::{App, test};
+use common::{new_transaction, runtime_config, sqlite_url};
+use serde_json::{Value, json};
+use vigil::http::{ApiKeys, AppState, configure};
+use vigil_actors::Runtime;
+
+async fn started_runtime(dir: &tempfile::TempDir) -> Runtime {
+    let runtime = Runtime::start(runtime_config(&sqlite_url(dir)))
+        .await
+        .unwrap();
+    runtime.ready().await.unwrap();
+    runtime
+}
+
+/// The API with keys `ops` and `lab`.
+async fn app_with_keys(
+    runtime: &Runtime,
+    protect_reads: bool,
+    max_body: usize,
+) -> impl Service<actix_http::Request, Response = ServiceResponse, Error = actix_web::Error> + use<>
+{
+    let keys = BTreeMap::from([
+        ("ops".to_owned(), "ops-key".to_owned()),
+        ("lab".to_owned(), "lab-key".to_owned()),
+    ]);
+    let state = AppState::of(runtime, None).with_api_keys(ApiKeys::new(None, keys, protect_reads));
+    test::init_service(App::new().configure(configure(state, max_body))).await
+}
+
+async fn call(
+    app: &impl Service<actix_http::Request, Response = ServiceResponse, Error = actix_web::Error>,
+    method: &str,
+    uri: &str,
+    key: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut request = match method {
+        "GET" => test::TestRequest::get(),
+        _ => test::TestRequest::post(),
+    }
+    .uri(uri);
+    if let Some(key) = key {
+        request = request.insert_header(("Authorization", format!("Bearer {key}")));
+    }
+    if let Some(body) = body {
+        request = request.set_json(body);
+    }
+    let response = test::call_service(app, request.to_request()).await;
+    let status = response.status().as_u16();
+    let body = test::read_body(response).await;
+    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+}
+
+#[actix_rt::test]
+async fn admin_actions_are_audited_under_the_key_that_authorised_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = started_runtime(&dir).await;
+    let app = app_with_keys(&runtime, false, 65536).await;
+
+    // A stored transaction to label (no model yet: kept, not decided).
+    let transaction = new_transaction("u1", 40.0);
+    let id = transaction["transaction_id"].as_str().unwrap().to_owned();
+    let (status, _) = call(
+        &app,
+        "POST",
+        "/score",
+        None,
+        Some(json!({"transaction": transaction})),
+    )
+    .await;
+    assert_eq!(status, 503);
+
+    let label = json!({"transaction_id": id, "is_fraud": true, "source": "analyst"});
+    let (status, body) = call(&app, "POST", "/labels", None, Some(label.clone())).await;
+    assert_eq!(status, 401, "{body}");
+    assert!(body["error"].is_string());
+    let (status, _) = call(&app, "POST", "/labels", Some("lab-ke"), Some(label.clone())).await;
+    assert_eq!(status, 401);
+    let (status, created) = call(&app, "POST", "/labels", Some("lab-key"), Some(label)).await;
+    assert_eq!(status, 201, "{created}");
+
+    let (status, _) = call(&app, "POST", "/models/7/promote", Some("ops-key"), None).await;
+    assert_eq!(status, 404);
+    let (status, _) = call(&app, "POST", "/drift/run", None, None).await;
+    assert_eq!(status, 401);
+    let (status, body) = call(&app, "POST", "/drift/run", Some("ops-key"), None).await;
+    assert_eq!(status, 200, "{body}");
+
+    let (status, _) = call(&app, "GET", "/audit", None, None).await;
+    assert_eq!(status, 401);
+    let (status, entries) = call(&app, "GET", "/audit", Some("ops-key"), None).await;
+    assert_eq!(status, 200, "{entries}");
+    let summary: Vec<(String, String, String, String)> = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let field = |name: &str| e[name].as_str().unwrap().to_owned();
+            (
+                field("key_id"),
+                field("action"),
+                field("target"),
+                field("outcome"),
+            )
+        })
+        .collect();
+    // Newest first; refused requests left no trace.
+    assert_eq!(
+        summary,
+        vec![
+            (
+                "ops".into(),
+                "drift.run".into(),
+                "drift".into(),
+                "ok".into()
+            ),
+            (
+                "ops".into(),
+                "model.promote".into(),
+                "7".into(),
+                "failed: no such model version".into()
+            ),
+            ("lab".into(), "label.create".into(), id.clone(), "ok".into()),
+        ]
+    );
+
+    let (_, labels) = call(
+        &app,
+        "GET",
+        &format!("/audit?action=label.create&target={id}"),
+        Some("lab-key"),
+        None,
+    )
+    .await;
+    let entry = &labels[0];
+    assert_eq!(entry["detail"]["label_id"], created["label_id"]);
+    assert_eq!(entry["detail"]["is_fraud"], true);
+    let (status, _) = call(&app, "GET", "/audit?limit=0", Some("ops-key"), None).await;
+    assert_eq!(status, 400);
+}
+
+#[actix_rt::test]
+async fn protected_reads_need_a_key_but_health_and_metrics_stay_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = started_runtime(&dir).await;
+    let open = app_with_keys(&runtime, false, 65536).await;
+    let protected = app_with_keys(&runtime, true, 65536).await;
+
+    for uri in ["/alerts", "/models", "/drift/history", "/health/actors"] {
+        let (status, _) = call(&open, "GET", uri, None, None).await;
+        assert_eq!(status, 200, "{uri} open");
+        let (status, body) = call(&protected, "GET", uri, None, None).await;
+        assert_eq!(status, 401, "{uri} protected");
+        assert!(body["error"].is_string(), "{body}");
+        let (status, _) = call(&protected, "GET", uri, Some("lab-key"), None).await;
+        assert_eq!(status, 200, "{uri} with a key");
+    }
+    let transaction = json!({"transaction": new_transaction("u2", 5.0)});
+    let (status, _) = call(&protected, "POST", "/score", None, Some(transaction)).await;
+    assert_eq!(status, 401);
+    let (status, _) = call(&protected, "GET", "/health", None, None).await;
+    assert_ne!(status, 401);
+    let (status, _) = call(&protected, "GET", "/metrics", None, None).await;
+    assert_eq!(status, 200);
+}
+
+#[actix_rt::test]
+async fn oversized_and_mistyped_bodies_get_a_json_4xx_and_store_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = started_runtime(&dir).await;
+    let app = app_with_keys(&runtime, false, 1024).await;
+
+    let mut big = new_transaction("u3", 1.0);
+    big["user_id"] = json!("x".repeat(2000));
+    let id: uuid::Uuid = big["transaction_id"].as_str().unwrap().parse().unwrap();
+    let (status, body) = call(
+        &app,
+        "POST",
+        "/score",
+        None,
+        Some(json!({"transaction": big})),
+    )
+    .await;
+    assert_eq!(status, 413, "{body}");
+    assert!(body["error"].is_string());
+    assert!(!runtime.store.has_transaction(id).await.unwrap());
+
+    let request = test::TestRequest::post()
+        .uri("/score")
+        .insert_header(("Content-Type", "text/plain"))
+        .set_payload(r#"{"transaction_id": "00000000-0000-0000-0000-000000000000"}"#)
+        .to_request();
+    let response = test::call_service(&app, request).await;
+    assert_eq!(response.status().as_u16(), 415);
+    let body: Value = serde_json::from_slice(&test::read_body(response).await).unwrap();
+    assert!(body["error"].is_string(), "{body}");
+}
