@@ -506,3 +506,61 @@ async fn the_cron_schedule_trains_without_being_asked() {
     let models = runtime.store.models().await.unwrap();
     assert_eq!(models[0].params["trigger"], "schedule");
 }
+
+/// Overwrites a registry row's serialized model with bytes that do not
+/// decode, as a disk or a bad migration might.
+async fn corrupt_model(database_url: &str, version: i32) {
+    use sea_orm::ConnectionTrait;
+    let db = sea_orm::Database::connect(database_url).await.unwrap();
+    let sql = format!("UPDATE models SET artifact = X'00FF00' WHERE version = {version}");
+    let result = db.execute_unprepared(&sql).await.unwrap();
+    assert_eq!(result.rows_affected(), 1);
+}
+
+#[actix_rt::test]
+async fn a_corrupt_model_is_refused_and_the_previous_one_keeps_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = trained_config(&sqlite_url(&dir));
+    let runtime = trained_runtime(&config).await;
+    let app = app(&runtime, None).await;
+    let (status, outcome) = post(&app, "/models/retrain", json!({})).await;
+    assert_eq!(status, 200, "{outcome}");
+    assert_eq!(outcome["promoted"], true, "{outcome}");
+    assert_eq!(runtime.metrics.model_version.get(), 2);
+
+    // Promotion refuses a model that cannot be loaded: 409, nothing changes.
+    corrupt_model(&sqlite_url(&dir), 1).await;
+    let (status, body) = post(&app, "/models/1/promote", json!({})).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(body["detail"]["reason"].is_string(), "{body}");
+    assert_eq!(runtime.metrics.model_version.get(), 2);
+    let (_, model) = get(&app, "/models/2").await;
+    assert_eq!(model["stage"], "production");
+    let (status, _) = get(&app, "/health").await;
+    assert_eq!(status, 200);
+
+    // Start-up with a corrupt production row serves the previously
+    // promoted version (v1 is corrupt too now, so: a fresh v3 → v2 order).
+    let (status, outcome) = post(&app, "/models/retrain", json!({})).await;
+    assert_eq!(status, 200, "{outcome}");
+    assert_eq!(outcome["version"], 3, "{outcome}");
+    assert_eq!(outcome["promoted"], true, "{outcome}");
+    drop(app);
+    drop(runtime);
+    corrupt_model(&sqlite_url(&dir), 3).await;
+    let mut restarted = config.clone();
+    restarted.model.train_on_start = false;
+    let runtime = Runtime::start(runtime_config(&restarted)).await.unwrap();
+    runtime.ready().await.unwrap();
+    let app = common::app(&runtime, None).await;
+    let (status, scored) = post(
+        &app,
+        "/score",
+        json!({"transaction": new_transaction("u_after_corruption", 90.0)}),
+    )
+    .await;
+    assert_eq!(status, 200, "{scored}");
+    assert_eq!(scored["model_version"], 2, "{scored}");
+    let (status, health) = get(&app, "/health").await;
+    assert_eq!(status, 200, "{health}");
+}

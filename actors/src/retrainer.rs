@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use vigil_core::model::FraudModel;
 
 use crate::error::ActorError;
-use crate::messages::{Promote, Retrain, SwapModel, TrainingOutcome};
+use crate::messages::{Promote, PromoteOutcome, Retrain, SwapModel, TrainingOutcome};
 use crate::metrics::Metrics;
 use crate::store::Store;
 use crate::supervisor::{Factory, Handles, Link, Worker};
@@ -109,21 +109,26 @@ impl Handles<Retrain> for Retrainer {
 }
 
 impl Handles<Promote> for Retrainer {
-    type Reply = bool;
+    type Reply = PromoteOutcome;
 
-    async fn handle(&mut self, promote: &Promote) -> Result<bool, ActorError> {
+    async fn handle(&mut self, promote: &Promote) -> Result<PromoteOutcome, ActorError> {
         let Some(row) = self.store.model(promote.version).await? else {
-            return Ok(false);
+            return Ok(PromoteOutcome::NoSuchVersion);
         };
         // Decode before promoting: a model that cannot be served must not
-        // become production.
-        let model = FraudModel::from_bytes(&row.artifact)
-            .map_err(|e| ActorError::Failed(format!("model version {}: {e}", row.version)))?;
+        // become production. The actor is fine; the artifact is not.
+        let model = match FraudModel::from_bytes(&row.artifact) {
+            Ok(model) => model,
+            Err(e) => {
+                tracing::error!(version = row.version, error = %e, "refused to promote a model that cannot be loaded");
+                return Ok(PromoteOutcome::Unloadable(e.to_string()));
+            }
+        };
         self.store
             .promote_model(promote.version, &promote.reason)
             .await?;
         self.serve(promote.version, Arc::new(model), row.created_at)
             .await?;
-        Ok(true)
+        Ok(PromoteOutcome::Promoted)
     }
 }

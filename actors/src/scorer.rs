@@ -102,18 +102,54 @@ fn publish_model(metrics: &Metrics, serving: &Serving) {
         .set(serving.trained_at.timestamp_millis() as f64 / 1e3);
 }
 
-/// The production model from the registry, if there is one.
+/// The production model from the registry, if there is one. A production
+/// row whose model cannot be loaded (a corrupt artifact) is refused with an
+/// error in the log, and the most recently promoted earlier version that
+/// loads is served instead: a bad row must not stop scoring.
 async fn load_production(store: &Store) -> Result<Option<Serving>, ActorError> {
     let Some(row) = store.production_model().await? else {
         return Ok(None);
     };
-    let model = FraudModel::from_bytes(&row.artifact)
-        .map_err(|e| ActorError::Failed(format!("model version {}: {e}", row.version)))?;
-    Ok(Some(Serving {
+    let refused = match serving(&row) {
+        Ok(serving) => return Ok(Some(serving)),
+        Err(reason) => reason,
+    };
+    tracing::error!(
+        version = row.version,
+        reason = %refused,
+        "the production model cannot be loaded; serving the previously promoted one"
+    );
+    let mut earlier: Vec<_> = store
+        .models()
+        .await?
+        .into_iter()
+        .filter(|m| m.version != row.version && m.promoted_at.is_some())
+        .collect();
+    earlier.sort_by_key(|m| std::cmp::Reverse(m.promoted_at));
+    for summary in earlier {
+        let Some(candidate) = store.model(summary.version).await? else {
+            continue;
+        };
+        match serving(&candidate) {
+            Ok(serving) => {
+                tracing::warn!(version = serving.version, "serving an earlier model");
+                return Ok(Some(serving));
+            }
+            Err(reason) => tracing::error!(version = candidate.version, %reason, "cannot load"),
+        }
+    }
+    tracing::error!("no promoted model can be loaded: nothing is scored until one is promoted");
+    Ok(None)
+}
+
+/// A registry row, decoded for serving.
+fn serving(row: &crate::store::entity::model::Model) -> Result<Serving, String> {
+    let model = FraudModel::from_bytes(&row.artifact).map_err(|e| e.to_string())?;
+    Ok(Serving {
         version: row.version,
         model: Arc::new(model),
         trained_at: row.created_at,
-    }))
+    })
 }
 
 impl Worker for Scorer {

@@ -82,13 +82,24 @@ pub enum TrainingOutcome {
 }
 
 /// Make a registered version the production model, bypassing the gates
-/// (an operator's decision). The reply is false when there is no such
-/// version.
+/// (an operator's decision).
 #[derive(Debug, Clone, Serialize, Message)]
-#[rtype(result = "Result<bool, Undelivered>")]
+#[rtype(result = "Result<PromoteOutcome, Undelivered>")]
 pub struct Promote {
     pub version: i32,
     pub reason: String,
+}
+
+/// What a promotion did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum PromoteOutcome {
+    /// The version is production and served now.
+    Promoted,
+    /// There is no such version.
+    NoSuchVersion,
+    /// The stored model cannot be loaded (corrupt artifact): it was not
+    /// promoted and the served model is unchanged.
+    Unloadable(String),
 }
 
 /// Compare the newest transactions with the reference window now.
