@@ -144,6 +144,15 @@ fn expected_columns(table: &str) -> Vec<(String, bool)> {
             ("attempts", NOT_NULL),
             ("created_at", NOT_NULL),
         ],
+        "audit_log" => &[
+            ("audit_id", NOT_NULL),
+            ("at", NOT_NULL),
+            ("key_id", NOT_NULL),
+            ("action", NOT_NULL),
+            ("target", NOT_NULL),
+            ("detail", NOT_NULL),
+            ("outcome", NOT_NULL),
+        ],
         other => panic!("no expected columns for table {other}"),
     };
     let mut columns: Vec<(String, bool)> = columns
@@ -190,6 +199,7 @@ fn expected_indexes(table: &str) -> Vec<(String, bool)> {
         "models" => &[("version", true), ("stage", false)],
         "drift_reports" => &[("report_id", true), ("checked_at", false)],
         "dead_letters" => &[("dead_letter_id", true), ("created_at", false)],
+        "audit_log" => &[("audit_id", true), ("at", false)],
         other => panic!("no expected indexes for table {other}"),
     };
     let mut indexes: Vec<(String, bool)> = indexes
@@ -377,7 +387,7 @@ async fn up_down_up(db: &DatabaseConnection) {
         .await
         .expect("down one step");
     let remaining = tables(db).await;
-    assert!(!remaining.contains(&"dead_letters".to_owned()));
+    assert!(!remaining.contains(&"audit_log".to_owned()));
     assert_eq!(remaining.len(), TABLES.len() - 1);
 
     migration::Migrator::down(db, None).await.expect("down");
