@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod mlflow;
 pub mod producer;
 pub mod raw_store;
+pub mod recovery;
 pub mod retrainer;
 pub mod runtime;
 pub mod schedule;

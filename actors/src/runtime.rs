@@ -25,6 +25,7 @@ use crate::messages::{
 use crate::metrics::Metrics;
 use crate::producer::{Producer, ProducerSettings};
 use crate::raw_store::RawStore;
+use crate::recovery;
 use crate::retrainer::Retrainer;
 use crate::schedule::{Schedule, ScheduleError, ScheduledJob};
 use crate::scorer::Scorer;
@@ -73,6 +74,8 @@ pub enum RuntimeError {
     Schedule(#[from] ScheduleError),
     #[error("kafka: {0}")]
     Kafka(#[from] KafkaError),
+    #[error("cannot finish the events a crash left in flight: {0}")]
+    Recovery(String),
 }
 
 /// A running Vigil: its store, actors and their observability.
@@ -169,6 +172,10 @@ impl Runtime {
                 kafka_bus(settings, &store, &metrics, &health, sinks).await?
             }
         };
+
+        if config.kafka.is_none() {
+            recovery::finish_in_flight(&store, &feature_engine.link(), &scorer.link()).await?;
+        }
 
         let mut probes = vec![
             raw_store.link(),

@@ -1,13 +1,18 @@
 //! The in-process bus: actor messages to each consumer, awaited, so a slow
 //! consumer slows the publisher (backpressure) instead of filling memory.
-
-use futures::future::try_join_all;
+//!
+//! Consumers get a batch one after the other, in the order they
+//! subscribed, each only once the previous one has handled it. The first
+//! is the audit log (RawStore): nothing is featurized or scored before it
+//! is stored, so after a crash the stored raw events are the whole truth
+//! and start-up recovery can finish what was in flight (see
+//! `crate::recovery`), as Kafka's committed offsets do in Kafka mode.
 
 use crate::error::Undelivered;
 use crate::messages::{LabelBatch, TransactionBatch};
 use crate::supervisor::Link;
 
-/// Fans each batch out to every subscribed consumer.
+/// Hands each batch to every subscribed consumer, in order.
 #[derive(Clone, Default)]
 pub struct InProcessBus {
     transactions: Vec<Link<TransactionBatch>>,
@@ -26,17 +31,16 @@ impl InProcessBus {
     }
 
     pub(super) async fn publish(&self, batch: TransactionBatch) -> Result<(), Undelivered> {
-        try_join_all(
-            self.transactions
-                .iter()
-                .map(|link| link.send(batch.clone())),
-        )
-        .await?;
+        for link in &self.transactions {
+            link.send(batch.clone()).await?;
+        }
         Ok(())
     }
 
     pub(super) async fn publish_labels(&self, batch: LabelBatch) -> Result<(), Undelivered> {
-        try_join_all(self.labels.iter().map(|link| link.send(batch.clone()))).await?;
+        for link in &self.labels {
+            link.send(batch.clone()).await?;
+        }
         Ok(())
     }
 }

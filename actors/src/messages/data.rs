@@ -21,6 +21,8 @@ pub enum EventSource {
     Replay,
     /// Consumed from Kafka.
     Kafka,
+    /// Stored before a crash, featurized at the next start-up.
+    Recovery,
 }
 
 impl EventSource {
@@ -31,6 +33,7 @@ impl EventSource {
             EventSource::Api => "api",
             EventSource::Replay => "replay",
             EventSource::Kafka => "kafka",
+            EventSource::Recovery => "recovery",
         }
     }
 }

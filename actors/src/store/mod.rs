@@ -12,6 +12,7 @@ mod history;
 mod labels;
 mod models;
 mod raw_events;
+mod recovery;
 mod scores;
 mod training_data;
 
