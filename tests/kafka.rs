@@ -95,6 +95,7 @@ async fn publish(publisher: &KafkaPublisher, transactions: &[Transaction]) {
             .publish(&TransactionBatch {
                 source: EventSource::Producer,
                 transactions: chunk.to_vec(),
+                original_ids: Vec::new(),
             })
             .await
             .unwrap();

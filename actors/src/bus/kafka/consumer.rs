@@ -295,6 +295,7 @@ impl Pipeline {
             let batch = TransactionBatch {
                 source: EventSource::Kafka,
                 transactions: decoded.transactions,
+                original_ids: Vec::new(),
             };
             let sink = &self.sinks.transactions;
             if !retry(stopped, "transactions", || sink.send(batch.clone())).await {
