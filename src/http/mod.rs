@@ -9,11 +9,13 @@ mod health;
 mod labels;
 mod metrics;
 mod models;
+mod openapi;
 mod score;
 
 use std::sync::Arc;
 
 use actix_web::web;
+use utoipa_actix_web::service_config::ServiceConfig;
 use vigil_actors::Runtime;
 use vigil_actors::bus::Bus;
 use vigil_actors::drift_checker::DriftSettings;
@@ -59,30 +61,42 @@ impl AppState {
     }
 }
 
-/// Registers every route, the shared state and the JSON error handling.
+/// Registers every route, the shared state, the JSON error handling and
+/// the OpenAPI document of those routes.
 pub fn configure(state: AppState, max_body_bytes: usize) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
+        let docs = openapi::Docs::new(&openapi::document(routes, state.api_key.is_some()));
         cfg.app_data(web::Data::new(state))
+            .app_data(web::Data::new(docs))
             .app_data(error::json_config(max_body_bytes))
             .app_data(error::query_config())
-            .app_data(error::path_config())
-            .service(health::summary)
-            .service(health::actors)
-            .service(metrics::prometheus)
-            .service(score::score)
-            .service(models::list)
-            .service(models::retrain)
-            .service(models::show)
-            .service(models::artifact)
-            .service(models::promote)
-            .service(alerts::list)
-            .service(labels::create)
-            .service(drift::status)
-            .service(drift::run_post)
-            .service(drift::run_get)
-            .service(drift::report)
-            .service(drift::stats)
-            .service(drift::history)
-            .default_service(web::to(error::not_found));
+            .app_data(error::path_config());
+        routes(&mut ServiceConfig::new(cfg));
+        cfg.default_service(web::to(error::not_found));
     }
+}
+
+/// Every route. Both the server and the OpenAPI document are built from
+/// this list, and it only takes handlers annotated with
+/// `#[utoipa::path]`: an undocumented route does not compile.
+fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(health::summary)
+        .service(health::actors)
+        .service(metrics::prometheus)
+        .service(score::score)
+        .service(models::list)
+        .service(models::retrain)
+        .service(models::show)
+        .service(models::artifact)
+        .service(models::promote)
+        .service(alerts::list)
+        .service(labels::create)
+        .service(drift::status)
+        .service(drift::run_post)
+        .service(drift::run_get)
+        .service(drift::report)
+        .service(drift::stats)
+        .service(drift::history)
+        .service(openapi::json)
+        .service(openapi::page);
 }
