@@ -204,3 +204,27 @@ async fn oversized_and_mistyped_bodies_get_a_json_4xx_and_store_nothing() {
     let body: Value = serde_json::from_slice(&test::read_body(response).await).unwrap();
     assert!(body["error"].is_string(), "{body}");
 }
+
+#[actix_rt::test]
+async fn the_document_marks_every_protected_read_with_the_key_and_its_401() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = started_runtime(&dir).await;
+    let app = app_with_keys(&runtime, true, 65536).await;
+    let (status, doc) = call(&app, "GET", "/openapi.json", None, None).await;
+    assert_eq!(status, 200);
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        let open = ["/health", "/metrics", "/openapi.json", "/docs"].contains(&path.as_str());
+        for (method, operation) in item.as_object().unwrap() {
+            assert_eq!(
+                operation.get("security").is_some(),
+                !open,
+                "{method} {path}"
+            );
+            assert_eq!(
+                operation["responses"].get("401").is_some(),
+                !open,
+                "{method} {path}"
+            );
+        }
+    }
+}

@@ -80,7 +80,7 @@ impl Default for DriftSettings {
 }
 
 /// Outcome of a check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DriftStatus {
     /// Checked, no dataset drift.
@@ -102,7 +102,7 @@ impl DriftStatus {
 }
 
 /// Where a window's rows came from.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct WindowInfo {
     /// `production_model_training_window`, `oldest_rows` or `newest_rows`.
     pub source: String,
@@ -114,7 +114,7 @@ pub struct WindowInfo {
 
 /// One check, in the shape the seed's `/drift/status` returned plus
 /// windows, thresholds and histograms.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DriftCheck {
     pub report_id: Uuid,
     pub timestamp: DateTime<Utc>,

@@ -14,7 +14,7 @@ use crate::metrics::Metrics;
 use crate::store::Store;
 
 /// Lifecycle of a supervised actor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ActorState {
     /// Building its worker for the first time.
@@ -36,8 +36,9 @@ pub struct RestartBudget {
 }
 
 /// A point-in-time view of one actor, as served by `GET /health/actors`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ActorSnapshot {
+    #[schema(value_type = String)]
     pub name: &'static str,
     pub state: ActorState,
     pub restarts: u64,

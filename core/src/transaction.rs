@@ -2,10 +2,11 @@
 
 use chrono::{DateTime, Datelike, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// How a card was used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Channel {
     Online,
@@ -37,20 +38,29 @@ impl Channel {
 /// One card transaction as received. Only `transaction_id`, `user_id`,
 /// `merchant_id`, `amount` and `timestamp` are required so that external
 /// data with fewer columns can be replayed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+// The schema carries `validate`'s bounds; lengths are checked in UTF-8
+// bytes, which JSON Schema's `maxLength` (characters) matches for ASCII.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Transaction {
     pub transaction_id: Uuid,
+    #[schema(min_length = 1, max_length = 128)]
     pub user_id: String,
+    #[schema(min_length = 1, max_length = 128)]
     pub merchant_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 128)]
     pub merchant_category: Option<String>,
+    #[schema(minimum = 0.0)]
     pub amount: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 128)]
     pub currency: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 128)]
     pub country: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 128)]
     pub device_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel: Option<Channel>,
@@ -119,7 +129,7 @@ fn check_text(
 /// Feedback on a transaction: a chargeback, an analyst's verdict. Labels
 /// arrive late, so `labeled_at` (when the label became known) matters as
 /// much as the verdict.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Label {
     /// Identifies this label event, so that a redelivered label is stored once.
     pub label_id: Uuid,
@@ -208,6 +218,26 @@ mod tests {
             .unwrap()
             .to_utc();
         assert_eq!(t.validate(), Ok(()));
+    }
+
+    #[test]
+    fn the_schema_carries_the_validation_bounds() {
+        let schema =
+            serde_json::to_value(<Transaction as utoipa::PartialSchema>::schema()).unwrap();
+        let properties = &schema["properties"];
+        for field in [
+            "user_id",
+            "merchant_id",
+            "merchant_category",
+            "currency",
+            "country",
+            "device_id",
+        ] {
+            assert_eq!(properties[field]["maxLength"], MAX_TEXT_LEN, "{field}");
+        }
+        assert_eq!(properties["user_id"]["minLength"], 1);
+        assert_eq!(properties["merchant_id"]["minLength"], 1);
+        assert_eq!(properties["amount"]["minimum"], 0.0);
     }
 
     #[test]

@@ -3,30 +3,55 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, web};
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
 use vigil_actors::store::AlertFilter;
+use vigil_actors::store::entity::fraud_alert;
 use vigil_core::model::Decision;
 
+use super::error::ErrorBody;
 use super::{ApiError, AppState};
 
 /// Most alerts one request returns.
 const MAX_LIMIT: u64 = 1000;
 
 /// Filters; all optional.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct AlertQuery {
-    /// REVIEW or BLOCK.
+    /// REVIEW or BLOCK, in any case.
+    #[param(pattern = "^([Rr][Ee][Vv][Ii][Ee][Ww]|[Bb][Ll][Oo][Cc][Kk])$")]
     decision: Option<String>,
     /// e.g. `open`.
     status: Option<String>,
     /// RFC 3339 time: only alerts created at or after it.
     since: Option<DateTime<Utc>>,
     /// 1–1000, default 100.
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u64>,
 }
 
+/// The matching alerts.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlertList {
+    count: usize,
+    /// Newest first.
+    #[schema(value_type = Vec<fraud_alert::Model>)]
+    alerts: Vec<fraud_alert::Model>,
+}
+
+#[utoipa::path(
+    operation_id = "list_alerts",
+    tag = "alerts",
+    params(AlertQuery),
+    responses(
+        (status = 200, description = "Alerts, newest first", body = AlertList),
+        (status = 400, description = "A filter is malformed or out of range, or the query has an unknown parameter", body = ErrorBody),
+        (status = 503, description = "The store is unavailable", body = ErrorBody),
+    )
+)]
 #[get("/alerts")]
 pub async fn list(
     state: web::Data<AppState>,
@@ -60,5 +85,8 @@ pub async fn list(
         limit,
     };
     let alerts = state.store.alerts(&filter).await?;
-    Ok(HttpResponse::Ok().json(json!({ "count": alerts.len(), "alerts": alerts })))
+    Ok(HttpResponse::Ok().json(AlertList {
+        count: alerts.len(),
+        alerts,
+    }))
 }

@@ -8,9 +8,12 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::IntoParams;
+use vigil_actors::store::entity::audit_entry;
 use vigil_actors::store::{AuditFilter, AuditRecord};
 
 use super::auth::{Caller, require_admin};
+use super::error::ErrorBody;
 use super::{ApiError, AppState};
 
 /// Runs `action` as `caller`, recorded as `name` on `target`. Nothing runs
@@ -45,19 +48,34 @@ pub async fn audited<T>(
 }
 
 /// Which entries to list.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// e.g. `model.promote`, `label.create`, `model.retrain`, `drift.run`.
     action: Option<String>,
+    /// The id of the key that authorised the action.
     key_id: Option<String>,
     /// A model version, a transaction id, …
     target: Option<String>,
     /// 1–1000, default 100.
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u64>,
 }
 
 /// The audit trail, newest first (admin).
+#[utoipa::path(
+    operation_id = "list_audit_entries",
+    tag = "audit",
+    security(("api_key" = [])),
+    params(AuditQuery),
+    responses(
+        (status = 200, description = "Entries, newest first", body = Vec<audit_entry::Model>),
+        (status = 400, description = "A filter is malformed or out of range, or the query has an unknown parameter", body = ErrorBody),
+        (status = 401, description = "The API key is missing or wrong", body = ErrorBody),
+        (status = 503, description = "The store is unavailable", body = ErrorBody),
+    )
+)]
 #[get("/audit")]
 pub async fn list(
     req: HttpRequest,

@@ -4,9 +4,12 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
+use std::collections::BTreeMap;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
 use vigil_actors::drift_checker::{
-    CATEGORICAL_FEATURES, DriftCheck, NUMERIC_FEATURES, read_windows,
+    CATEGORICAL_FEATURES, DriftCheck, DriftStatus, NUMERIC_FEATURES, WindowInfo, read_windows,
 };
 use vigil_actors::messages::CheckDrift;
 use vigil_actors::store::DriftRow;
@@ -14,15 +17,34 @@ use vigil_actors::store::DriftRow;
 use super::audit::audited;
 use super::auth::require_admin;
 use super::drift_report::render_report;
+use super::error::ErrorBody;
 use super::{ApiError, AppState};
 
 /// The latest check; one is run now if there has been none.
+#[utoipa::path(
+    operation_id = "drift_status",
+    tag = "drift",
+    responses(
+        (status = 200, description = "The latest check", body = DriftCheck),
+        (status = 503, description = "The store is unavailable or the check failed", body = ErrorBody),
+    )
+)]
 #[get("/drift/status")]
 pub async fn status(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(latest_or_run(&state).await?))
 }
 
 /// Runs a check now and returns it (POST; GET kept for the seed's clients).
+#[utoipa::path(
+    operation_id = "run_drift_check",
+    tag = "drift",
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The new check", body = DriftCheck),
+        (status = 401, description = "The API key is missing or wrong", body = ErrorBody),
+        (status = 503, description = "The store is unavailable (the audit trail cannot be written) or the check failed", body = ErrorBody),
+    )
+)]
 #[post("/drift/run")]
 pub async fn run_post(
     req: HttpRequest,
@@ -31,6 +53,17 @@ pub async fn run_post(
     Ok(HttpResponse::Ok().json(run_audited(&req, &state).await?))
 }
 
+/// As `POST /drift/run`, for the seed's clients.
+#[utoipa::path(
+    operation_id = "run_drift_check_get",
+    tag = "drift",
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The new check", body = DriftCheck),
+        (status = 401, description = "The API key is missing or wrong", body = ErrorBody),
+        (status = 503, description = "The store is unavailable (the audit trail cannot be written) or the check failed", body = ErrorBody),
+    )
+)]
 #[get("/drift/run")]
 pub async fn run_get(
     req: HttpRequest,
@@ -46,6 +79,14 @@ async fn run_audited(req: &HttpRequest, state: &AppState) -> Result<DriftCheck, 
 }
 
 /// The latest check as a self-contained HTML page.
+#[utoipa::path(
+    operation_id = "drift_report",
+    tag = "drift",
+    responses(
+        (status = 200, description = "The report page", body = String, content_type = "text/html; charset=utf-8"),
+        (status = 503, description = "The store is unavailable or the check failed", body = ErrorBody),
+    )
+)]
 #[get("/drift/report")]
 pub async fn report(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let check = latest_or_run(&state).await?;
@@ -55,14 +96,52 @@ pub async fn report(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
 }
 
 /// Which past checks to list.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
     /// 1–1000, default 50.
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u64>,
 }
 
+/// Past checks.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DriftHistory {
+    count: usize,
+    /// Newest first.
+    checks: Vec<PastCheck>,
+}
+
+/// A past check without its per-feature details.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PastCheck {
+    report_id: Uuid,
+    timestamp: chrono::DateTime<chrono::Utc>,
+    // Written only from `DriftStatus::as_str`.
+    #[schema(value_type = DriftStatus)]
+    status: String,
+    dataset_drift_detected: bool,
+    dataset_drift_share: f64,
+    num_features_checked: i32,
+    num_features_drifted: i32,
+    reference_rows: i64,
+    current_rows: i64,
+    /// `null` when the stored details do not list them.
+    drifted_features: Option<Vec<String>>,
+}
+
 /// Past checks, newest first, without their per-feature details.
+#[utoipa::path(
+    operation_id = "drift_history",
+    tag = "drift",
+    params(HistoryQuery),
+    responses(
+        (status = 200, description = "Past checks, newest first", body = DriftHistory),
+        (status = 400, description = "`limit` is malformed or out of range, or the query has an unknown parameter", body = ErrorBody),
+        (status = 503, description = "The store is unavailable", body = ErrorBody),
+    )
+)]
 #[get("/drift/history")]
 pub async fn history(
     state: web::Data<AppState>,
@@ -76,28 +155,33 @@ pub async fn history(
         );
     }
     let rows = state.store.drift_reports(limit).await?;
-    let checks: Vec<Value> = rows
+    let checks: Vec<PastCheck> = rows
         .into_iter()
-        .map(|r| {
-            json!({
-                "report_id": r.report_id,
-                "timestamp": r.checked_at,
-                "status": r.status,
-                "dataset_drift_detected": r.dataset_drift,
-                "dataset_drift_share": r.drift_share,
-                "num_features_checked": r.num_features_checked,
-                "num_features_drifted": r.num_features_drifted,
-                "reference_rows": r.reference_rows,
-                "current_rows": r.current_rows,
-                "drifted_features": r.details.get("drifted_features").cloned().unwrap_or(Value::Null),
-            })
+        .map(|r| PastCheck {
+            report_id: r.report_id,
+            timestamp: r.checked_at,
+            status: r.status,
+            dataset_drift_detected: r.dataset_drift,
+            dataset_drift_share: r.drift_share,
+            num_features_checked: r.num_features_checked,
+            num_features_drifted: r.num_features_drifted,
+            reference_rows: r.reference_rows,
+            current_rows: r.current_rows,
+            drifted_features: r
+                .details
+                .get("drifted_features")
+                .and_then(|v| serde_json::from_value(v.clone()).ok()),
         })
         .collect();
-    Ok(HttpResponse::Ok().json(json!({ "count": checks.len(), "checks": checks })))
+    Ok(HttpResponse::Ok().json(DriftHistory {
+        count: checks.len(),
+        checks,
+    }))
 }
 
-/// Summary statistics of one numeric feature in one window.
-#[derive(Debug, Serialize)]
+/// Summary statistics of one numeric feature in one window; the
+/// statistics are `null` when the window has no finite value.
+#[derive(Debug, Serialize, ToSchema)]
 struct NumericSummary {
     count: usize,
     mean: Option<f64>,
@@ -109,8 +193,45 @@ struct NumericSummary {
     max: Option<f64>,
 }
 
+/// One numeric feature in both windows.
+#[derive(Debug, Serialize, ToSchema)]
+struct NumericWindows {
+    reference: NumericSummary,
+    current: NumericSummary,
+}
+
+/// One categorical feature's counts per category (`(missing)` for rows
+/// without one) in both windows.
+#[derive(Debug, Serialize, ToSchema)]
+struct CategoryWindows {
+    reference: BTreeMap<String, u64>,
+    current: BTreeMap<String, u64>,
+}
+
+/// What `GET /drift/stats` answers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DriftStats {
+    rows_with_features: u64,
+    reference_window: WindowInfo,
+    current_window: WindowInfo,
+    reference_rows: usize,
+    current_rows: usize,
+    /// By feature name.
+    numeric: BTreeMap<String, NumericWindows>,
+    /// By feature name.
+    categorical: BTreeMap<String, CategoryWindows>,
+}
+
 /// Row counts, windows and per-feature statistics of the windows a check
 /// would compare now.
+#[utoipa::path(
+    operation_id = "drift_stats",
+    tag = "drift",
+    responses(
+        (status = 200, description = "The windows' statistics", body = DriftStats),
+        (status = 503, description = "The store is unavailable", body = ErrorBody),
+    )
+)]
 #[get("/drift/stats")]
 pub async fn stats(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let windows = read_windows(&state.store, &state.drift_settings)
@@ -120,7 +241,7 @@ pub async fn stats(state: web::Data<AppState>) -> Result<HttpResponse, ApiError>
                 .with_detail(json!(e.to_string()))
         })?;
     let total = state.store.count_feature_rows().await?;
-    let numeric: serde_json::Map<String, Value> = NUMERIC_FEATURES
+    let numeric = NUMERIC_FEATURES
         .iter()
         .map(|name| {
             let pick = |rows: &[DriftRow]| {
@@ -129,13 +250,14 @@ pub async fn stats(state: web::Data<AppState>) -> Result<HttpResponse, ApiError>
                         .map(|r| r.features.get(name).unwrap_or(f64::NAN)),
                 )
             };
-            (
-                name.to_string(),
-                json!({"reference": pick(&windows.reference), "current": pick(&windows.current)}),
-            )
+            let windows = NumericWindows {
+                reference: pick(&windows.reference),
+                current: pick(&windows.current),
+            };
+            (name.to_string(), windows)
         })
         .collect();
-    let categorical: serde_json::Map<String, Value> = CATEGORICAL_FEATURES
+    let categorical = CATEGORICAL_FEATURES
         .iter()
         .map(|name| {
             let pick = |rows: &[DriftRow]| {
@@ -152,21 +274,22 @@ pub async fn stats(state: web::Data<AppState>) -> Result<HttpResponse, ApiError>
                 }
                 counts
             };
-            (
-                name.to_string(),
-                json!({"reference": pick(&windows.reference), "current": pick(&windows.current)}),
-            )
+            let windows = CategoryWindows {
+                reference: pick(&windows.reference),
+                current: pick(&windows.current),
+            };
+            (name.to_string(), windows)
         })
         .collect();
-    Ok(HttpResponse::Ok().json(json!({
-        "rows_with_features": total,
-        "reference_window": windows.reference_info,
-        "current_window": windows.current_info,
-        "reference_rows": windows.reference.len(),
-        "current_rows": windows.current.len(),
-        "numeric": numeric,
-        "categorical": categorical,
-    })))
+    Ok(HttpResponse::Ok().json(DriftStats {
+        rows_with_features: total,
+        reference_rows: windows.reference.len(),
+        current_rows: windows.current.len(),
+        reference_window: windows.reference_info,
+        current_window: windows.current_info,
+        numeric,
+        categorical,
+    }))
 }
 
 fn numeric_summary(values: impl Iterator<Item = f64>) -> NumericSummary {

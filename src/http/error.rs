@@ -3,7 +3,9 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, error, web};
+use serde::Serialize;
 use serde_json::{Value, json};
+use utoipa::ToSchema;
 
 /// An API error with its status and JSON body.
 #[derive(Debug, thiserror::Error)]
@@ -31,13 +33,26 @@ impl ApiError {
     }
 }
 
+/// The body of every error response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong, for people.
+    pub error: String,
+    /// Machine-readable context: the offending value, the parser's
+    /// message…; `null` when there is none.
+    pub detail: Value,
+}
+
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         self.status
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status).json(json!({"error": self.message, "detail": self.detail}))
+        HttpResponse::build(self.status).json(ErrorBody {
+            error: self.message.clone(),
+            detail: self.detail.clone(),
+        })
     }
 }
 

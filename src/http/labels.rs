@@ -6,6 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, post, web};
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
+use utoipa::ToSchema;
 use uuid::Uuid;
 use vigil_actors::messages::LabelBatch;
 use vigil_core::Label;
@@ -13,18 +14,37 @@ use vigil_core::transaction::MAX_TEXT_LEN;
 
 use super::audit::audited;
 use super::auth::require_admin;
+use super::error::ErrorBody;
 use super::{ApiError, AppState};
 
 /// A verdict on a stored transaction.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LabelRequest {
     transaction_id: Uuid,
     is_fraud: bool,
-    /// Who says so, e.g. `analyst` or `chargeback` (default `api`).
+    /// Who says so, e.g. `analyst` or `chargeback` (default `api`);
+    /// 1–128 bytes.
+    #[schema(min_length = 1, max_length = 128)]
     source: Option<String>,
 }
 
+#[utoipa::path(
+    operation_id = "create_label",
+    tag = "labels",
+    security(("api_key" = [])),
+    request_body = LabelRequest,
+    responses(
+        (status = 201, description = "The label, recorded", body = Label),
+        (status = 400, description = "The body is not JSON", body = ErrorBody),
+        (status = 401, description = "The API key is missing or wrong", body = ErrorBody),
+        (status = 404, description = "No such transaction", body = ErrorBody),
+        (status = 413, description = "The body is larger than `http.max_body_bytes`", body = ErrorBody),
+        (status = 415, description = "The body is not `application/json`", body = ErrorBody),
+        (status = 422, description = "The body does not match the schema", body = ErrorBody),
+        (status = 503, description = "The store or the bus is unavailable", body = ErrorBody),
+    )
+)]
 #[post("/labels")]
 pub async fn create(
     req: HttpRequest,
@@ -81,4 +101,17 @@ pub async fn create(
     )
     .await?;
     Ok(HttpResponse::Created().json(label))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_schema_bounds_source_as_the_handler_does() {
+        let schema =
+            serde_json::to_value(<LabelRequest as utoipa::PartialSchema>::schema()).unwrap();
+        assert_eq!(schema["properties"]["source"]["maxLength"], MAX_TEXT_LEN);
+        assert_eq!(schema["properties"]["source"]["minLength"], 1);
+    }
 }

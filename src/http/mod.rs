@@ -10,12 +10,14 @@ mod health;
 mod labels;
 mod metrics;
 mod models;
+mod openapi;
 mod read_access;
 mod score;
 
 use std::sync::Arc;
 
 use actix_web::web;
+use utoipa_actix_web::service_config::ServiceConfig;
 use vigil_actors::Runtime;
 use vigil_actors::bus::Bus;
 use vigil_actors::drift_checker::DriftSettings;
@@ -72,10 +74,13 @@ impl AppState {
     }
 }
 
-/// Registers every route, the shared state and the JSON error handling.
+/// Registers every route, the shared state, the JSON error handling and
+/// the OpenAPI document of those routes.
 pub fn configure(state: AppState, max_body_bytes: usize) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
+        let docs = openapi::Docs::new(&openapi::document(routes, &state.api_keys));
         cfg.app_data(web::Data::new(state))
+            .app_data(web::Data::new(docs))
             .app_data(error::json_config(max_body_bytes))
             .app_data(error::query_config())
             .app_data(error::path_config())
@@ -84,14 +89,16 @@ pub fn configure(state: AppState, max_body_bytes: usize) -> impl FnOnce(&mut web
                     .wrap(actix_web::middleware::from_fn(
                         read_access::require_key_for_reads,
                     ))
-                    .configure(routes),
+                    .configure(|scope| routes(&mut ServiceConfig::new(scope))),
             )
             .default_service(web::to(error::not_found));
     }
 }
 
-/// Every endpoint.
-fn routes(cfg: &mut web::ServiceConfig) {
+/// Every route. Both the server and the OpenAPI document are built from
+/// this list, and it only takes handlers annotated with
+/// `#[utoipa::path]`: an undocumented route does not compile.
+fn routes(cfg: &mut ServiceConfig) {
     cfg.service(health::summary)
         .service(health::actors)
         .service(metrics::prometheus)
@@ -109,5 +116,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .service(drift::report)
         .service(drift::stats)
         .service(drift::history)
-        .service(audit::list);
+        .service(audit::list)
+        .service(openapi::json)
+        .service(openapi::page);
 }

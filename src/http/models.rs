@@ -4,23 +4,52 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use vigil_actors::messages::{Promote, PromoteOutcome, Retrain};
-use vigil_actors::store::summary;
+use utoipa::openapi::schema::{AnyOfBuilder, Object, Schema, SchemaType, Type};
+use utoipa::openapi::{Ref, RefOr};
+use utoipa::{PartialSchema, ToSchema};
+use vigil_actors::messages::{Promote, PromoteOutcome, Retrain, TrainingOutcome};
+use vigil_actors::store::{ModelSummary, summary};
 
 use super::audit::audited;
 use super::auth::require_admin;
+use super::error::ErrorBody;
 use super::{ApiError, AppState};
 
+/// The registry.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ModelList {
+    /// Newest first.
+    models: Vec<ModelSummary>,
+}
+
 /// Every version, newest first.
+#[utoipa::path(
+    operation_id = "list_models",
+    tag = "models",
+    responses(
+        (status = 200, description = "Every version", body = ModelList),
+        (status = 503, description = "The store is unavailable", body = ErrorBody),
+    )
+)]
 #[get("/models")]
 pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let models = state.store.models().await?;
-    Ok(HttpResponse::Ok().json(json!({ "models": models })))
+    Ok(HttpResponse::Ok().json(ModelList { models }))
 }
 
 /// One version: stage, parameters, metrics, windows, artifact names.
+#[utoipa::path(
+    operation_id = "get_model",
+    tag = "models",
+    params(("version" = i32, Path, description = "Model version")),
+    responses(
+        (status = 200, description = "The version", body = ModelSummary),
+        (status = 404, description = "No such version, or `version` is not a 32-bit integer", body = ErrorBody),
+        (status = 503, description = "The store is unavailable", body = ErrorBody),
+    )
+)]
 #[get("/models/{version}")]
 pub async fn show(
     state: web::Data<AppState>,
@@ -35,6 +64,22 @@ pub async fn show(
 }
 
 /// An artifact: SVG charts as `image/svg+xml`, data as JSON.
+#[utoipa::path(
+    operation_id = "get_model_artifact",
+    tag = "models",
+    params(
+        ("version" = i32, Path, description = "Model version"),
+        ("name" = String, Path, description = "Artifact name, as listed in the version's `artifacts`"),
+    ),
+    responses(
+        (status = 200, description = "The artifact: an SVG chart when `name` ends in `.svg`, JSON otherwise", content(
+            (String = "image/svg+xml"),
+            (Value = "application/json"),
+        )),
+        (status = 404, description = "No such version or artifact, or `version` is not a 32-bit integer", body = ErrorBody),
+        (status = 503, description = "The store is unavailable", body = ErrorBody),
+    )
+)]
 #[get("/models/{version}/artifacts/{name}")]
 pub async fn artifact(
     state: web::Data<AppState>,
@@ -65,6 +110,16 @@ pub async fn artifact(
 
 /// Trains now and answers with the outcome (version, promoted, reason,
 /// metrics), or why nothing was trained.
+#[utoipa::path(
+    operation_id = "retrain",
+    tag = "models",
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "What the training did", body = TrainingOutcome),
+        (status = 401, description = "The API key is missing or wrong", body = ErrorBody),
+        (status = 503, description = "Training failed", body = ErrorBody),
+    )
+)]
 #[post("/models/retrain")]
 pub async fn retrain(
     req: HttpRequest,
@@ -88,14 +143,62 @@ pub async fn retrain(
 }
 
 /// Optional body of a manual promotion.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PromoteRequest {
+    /// Recorded as the stage reason (default `promoted manually`).
     reason: Option<String>,
+}
+
+/// What `POST /models/{version}/promote` accepts: no body, `null`, or any
+/// other JSON value, of which a `PromoteRequest` is read. actix's
+/// `Option<Json<_>>` turns a body it cannot read into none instead of an
+/// error, so the schema must not promise a rejection. (The `null` comes
+/// from the `Option` in the annotation, which also makes the body
+/// optional; this schema is every other value.)
+struct PromoteBody;
+
+impl PartialSchema for PromoteBody {
+    fn schema() -> RefOr<Schema> {
+        let other = Object::with_type(SchemaType::from_iter([
+            Type::Object,
+            Type::Array,
+            Type::String,
+            Type::Number,
+            Type::Boolean,
+        ]));
+        AnyOfBuilder::new()
+            .item(Ref::from_schema_name(PromoteRequest::name()))
+            .item(other)
+            .description(Some(
+                "A `PromoteRequest` gives the reason; any other body is ignored.",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for PromoteBody {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((PromoteRequest::name().into(), PromoteRequest::schema()));
+    }
 }
 
 /// Makes a version the production model now (an operator's decision: the
 /// gates are not applied) and swaps it into the Scorer.
+#[utoipa::path(
+    operation_id = "promote_model",
+    tag = "models",
+    security(("api_key" = [])),
+    params(("version" = i32, Path, description = "Model version")),
+    request_body(content = Option<PromoteBody>),
+    responses(
+        (status = 200, description = "The version, now in production", body = ModelSummary),
+        (status = 401, description = "The API key is missing or wrong", body = ErrorBody),
+        (status = 404, description = "No such version, or `version` is not a 32-bit integer", body = ErrorBody),
+        (status = 409, description = "The stored model cannot be loaded (corrupt artifact); the served model is unchanged", body = ErrorBody),
+        (status = 503, description = "Promotion failed or the store is unavailable", body = ErrorBody),
+    )
+)]
 #[post("/models/{version}/promote")]
 pub async fn promote(
     req: HttpRequest,

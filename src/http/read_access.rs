@@ -10,7 +10,7 @@ use actix_web::{Error, ResponseError, web};
 use super::AppState;
 
 /// Liveness for Docker/Kubernetes, Prometheus's scrape, the API's docs.
-const OPEN_PATHS: [&str; 4] = ["/health", "/metrics", "/openapi.json", "/docs"];
+pub const OPEN_PATHS: [&str; 4] = ["/health", "/metrics", "/openapi.json", "/docs"];
 
 /// Answers a request to a protected path without a valid key with the
 /// 401 JSON error itself. Admin endpoints check their key themselves,

@@ -9,11 +9,17 @@ use actix_web::{HttpResponse, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use utoipa::openapi::schema::{AdditionalProperties, OneOfBuilder, Schema, Type};
+use utoipa::openapi::{KnownFormat, ObjectBuilder, Ref, RefOr, SchemaFormat};
+use utoipa::{PartialSchema, ToSchema};
 use uuid::Uuid;
 use vigil_actors::messages::{EventSource, FeatureBatch, Scored, TransactionBatch};
 use vigil_actors::store::entity::score as score_row;
 use vigil_core::Transaction;
+use vigil_core::model::decision::Decision;
+use vigil_core::model::explain::RiskFactor;
 
+use super::error::ErrorBody;
 use super::{ApiError, AppState};
 
 /// Either `transaction_id` (stored) or `transaction` (new), not both.
@@ -24,13 +30,51 @@ pub struct ScoreRequest {
     transaction: Option<Transaction>,
 }
 
+/// Written by hand: the struct admits any combination of its two optional
+/// fields, the handler exactly one (the other absent or `null`), which
+/// `oneOf` can say and a derived schema cannot.
+impl PartialSchema for ScoreRequest {
+    fn schema() -> RefOr<Schema> {
+        let null = || ObjectBuilder::new().schema_type(Type::Null);
+        let stored = ObjectBuilder::new()
+            .description(Some("Score a transaction Vigil has already processed"))
+            .property(
+                "transaction_id",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid))),
+            )
+            .required("transaction_id")
+            .property("transaction", null())
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+        let new = ObjectBuilder::new()
+            .description(Some("Ingest a new transaction and score it"))
+            .property("transaction", Ref::from_schema_name(Transaction::name()))
+            .required("transaction")
+            .property("transaction_id", null())
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+        OneOfBuilder::new().item(stored).item(new).into()
+    }
+}
+
+impl ToSchema for ScoreRequest {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((Transaction::name().into(), Transaction::schema()));
+        <Transaction as ToSchema>::schemas(schemas);
+    }
+}
+
 /// A decision with its reasons.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ScoreResponse {
     transaction_id: Uuid,
     fraud_probability: f64,
     anomaly_score: f64,
+    // Stored scores hold `Decision::as_str` names.
+    #[schema(value_type = Decision)]
     decision: String,
+    // Stored scores hold the scorer's serialized risk factors.
+    #[schema(value_type = Vec<RiskFactor>)]
     risk_factors: Value,
     /// Time this request took inside Vigil.
     processing_time_ms: f64,
@@ -39,6 +83,20 @@ pub struct ScoreResponse {
     timestamp: DateTime<Utc>,
 }
 
+#[utoipa::path(
+    operation_id = "score",
+    tag = "scoring",
+    request_body = ScoreRequest,
+    responses(
+        (status = 200, description = "The decision", body = ScoreResponse),
+        (status = 400, description = "The body is not JSON", body = ErrorBody),
+        (status = 404, description = "No transaction with this `transaction_id` has been processed", body = ErrorBody),
+        (status = 413, description = "The body is larger than `http.max_body_bytes`", body = ErrorBody),
+        (status = 415, description = "The body is not `application/json`", body = ErrorBody),
+        (status = 422, description = "The body does not match the schema, sends both or neither field, or the transaction is invalid", body = ErrorBody),
+        (status = 503, description = "No model is in production yet, the pipeline is unavailable, or on Kafka the stream did not process the transaction within 10 s", body = ErrorBody),
+    )
+)]
 #[post("/score")]
 pub async fn score(
     state: web::Data<AppState>,

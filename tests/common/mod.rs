@@ -1,6 +1,8 @@
 //! Helpers shared by the black-box tests.
 #![allow(dead_code)]
 
+pub mod openapi;
+
 use std::future::Future;
 use std::time::{Duration, Instant};
 

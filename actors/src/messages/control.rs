@@ -66,7 +66,7 @@ pub struct Retrain {
 }
 
 /// What a training did.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum TrainingOutcome {
     /// A new version was registered (and maybe promoted).

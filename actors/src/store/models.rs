@@ -14,7 +14,7 @@ use super::Store;
 use super::entity::model::{self, Column, Entity};
 
 /// Where a version stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Stage {
     Candidate,
@@ -34,13 +34,18 @@ impl Stage {
 
 /// A model version as the registry lists it: everything but the
 /// serialized model and the artifact bodies.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ModelSummary {
     pub version: i32,
+    // Written only from `Stage::as_str`.
+    #[schema(value_type = Stage)]
     pub stage: String,
     pub algorithm: String,
+    /// Training parameters, quality gates and trigger.
     pub params: serde_json::Value,
+    /// Test-window metrics.
     pub metrics: serde_json::Value,
+    /// The model's input names, in order.
     pub feature_schema: serde_json::Value,
     pub train_start: DateTime<Utc>,
     pub train_end: DateTime<Utc>,

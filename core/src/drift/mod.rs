@@ -61,7 +61,7 @@ pub use report::{
 pub use wasserstein::{WASSERSTEIN_STD_FLOOR, wasserstein_distance, wasserstein_normed};
 
 /// A drift test, named as in Evidently.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum StatTest {
     /// Wasserstein distance normed by the reference std (numeric only).

@@ -1,6 +1,7 @@
 //! Per-feature drift results and the dataset-level verdict.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::binning::{
     Buckets, categorical_counts, equal_width_edges, histogram_sorted, numeric_buckets,
@@ -20,7 +21,7 @@ pub const DEFAULT_DRIFT_SHARE: f64 = 0.5;
 pub const HISTOGRAM_BINS: usize = 20;
 
 /// Whether a feature holds numbers or categories.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum FeatureKind {
     /// Numbers (`&[f64]`).
@@ -30,7 +31,7 @@ pub enum FeatureKind {
 }
 
 /// Reference and current distributions of one feature, for display.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Histogram {
     /// [`HISTOGRAM_BINS`] equal-width bins over the pooled range of both
@@ -74,7 +75,7 @@ impl Histogram {
 }
 
 /// The drift check of one feature.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct FeatureDrift {
     pub feature: String,
     pub kind: FeatureKind,

@@ -1,9 +1,10 @@
 //! The three-tier decision taken from a fraud probability.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// What Vigil tells the payment flow to do with a transaction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Decision {
     Approve,

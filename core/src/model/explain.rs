@@ -3,9 +3,10 @@
 //! grouped into reason codes an analyst knows.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// One reason a transaction scored high.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct RiskFactor {
     /// Reason code, e.g. `velocity_spike`.
     pub code: String,

@@ -25,7 +25,7 @@ struct Inner {
 }
 
 /// A point-in-time view, as served by `/health/actors`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct KafkaSnapshot {
     pub reachable: bool,
     /// Clients that cannot reach a broker, with the reason and since when.
@@ -33,14 +33,14 @@ pub struct KafkaSnapshot {
     pub lag: Vec<PartitionLag>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Unreachable {
     pub client: String,
     pub reason: String,
     pub since: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PartitionLag {
     pub group: String,
     pub topic: String,

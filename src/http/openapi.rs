@@ -1,0 +1,211 @@
+//! The OpenAPI document (`GET /openapi.json`) and the interactive docs
+//! (`GET /docs`, Scalar loaded from a CDN by the reader's browser).
+//!
+//! The document's paths are collected from the routes the server
+//! registers (see `routes` in the parent module), so it cannot list a
+//! route that is not served nor miss one that is.
+
+use actix_web::{App, HttpResponse, get, web};
+use utoipa::openapi::OpenApi as Document;
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_actix_web::AppExt;
+use utoipa_actix_web::service_config::ServiceConfig;
+use utoipa_scalar::Scalar;
+
+use super::auth::ApiKeys;
+use super::error::ErrorBody;
+use super::read_access::OPEN_PATHS;
+
+/// Name of the security scheme of the admin endpoints.
+pub const ADMIN_KEY: &str = "api_key";
+
+/// What the route annotations do not say: title, tags, shared schemas,
+/// the security scheme.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Vigil"),
+    tags(
+        (name = "scoring", description = "Fraud decisions"),
+        (name = "alerts", description = "REVIEW and BLOCK decisions"),
+        (name = "labels", description = "Feedback on transactions"),
+        (name = "models", description = "The model registry"),
+        (name = "drift", description = "Data drift of the features and the model's output"),
+        (name = "audit", description = "Who did what through the admin endpoints"),
+        (name = "health", description = "Liveness, actor health, Prometheus metrics"),
+        (name = "docs", description = "This document"),
+    ),
+    components(schemas(ErrorBody)),
+    modifiers(&BearerKey)
+)]
+struct ApiDoc;
+
+/// Admin endpoints take `Authorization: Bearer <VIGIL_API_KEY>`.
+struct BearerKey;
+
+impl Modify for BearerKey {
+    fn modify(&self, openapi: &mut Document) {
+        openapi
+            .components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme(
+                ADMIN_KEY,
+                SecurityScheme::Http(
+                    HttpBuilder::new()
+                        .scheme(HttpAuthScheme::Bearer)
+                        .description(Some("`VIGIL_API_KEY` or one of `api_keys`"))
+                        .build(),
+                ),
+            );
+    }
+}
+
+/// The document of the routes `routes` registers, true for a server with
+/// `keys`. Without any key the admin endpoints are open: their security
+/// requirement and 401 response are dropped. With protected reads every
+/// other endpoint but the open ones requires a key too, with the same 401.
+pub fn document(routes: fn(&mut ServiceConfig), keys: &ApiKeys) -> Document {
+    let (_, mut doc) = App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .configure(routes)
+        .split_for_parts();
+    if keys.is_empty() {
+        for operation in operations(&mut doc) {
+            if operation.security.take().is_some() {
+                operation.responses.responses.remove("401");
+            }
+        }
+        if let Some(components) = doc.components.as_mut() {
+            components.security_schemes.remove(ADMIN_KEY);
+        }
+    } else if keys.protects_reads() {
+        protect_reads(&mut doc);
+    }
+    doc
+}
+
+/// Every operation of the document.
+fn operations(doc: &mut Document) -> impl Iterator<Item = &mut Operation> {
+    doc.paths.paths.values_mut().flat_map(|item| {
+        [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ]
+        .into_iter()
+        .flatten()
+    })
+}
+
+/// Adds the admin endpoints' requirement and 401 to every operation but
+/// those `read_access` leaves open.
+fn protect_reads(doc: &mut Document) {
+    let unauthorized = operations(doc)
+        .find_map(|operation| operation.responses.responses.get("401").cloned())
+        .expect("admin endpoints document their 401");
+    let open: Vec<String> = OPEN_PATHS.iter().map(|p| p.to_string()).collect();
+    for (path, item) in doc.paths.paths.iter_mut() {
+        if open.contains(path) {
+            continue;
+        }
+        let methods = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for operation in methods.into_iter().flatten() {
+            operation.security.get_or_insert_with(|| {
+                vec![SecurityRequirement::new(ADMIN_KEY, Vec::<String>::new())]
+            });
+            operation
+                .responses
+                .responses
+                .entry("401".to_owned())
+                .or_insert_with(|| unauthorized.clone());
+        }
+    }
+}
+
+/// The document and the docs page, rendered once per app.
+pub struct Docs {
+    json: String,
+    html: String,
+}
+
+/// The Scalar page: its `$spec` is replaced by the document, handed to
+/// Scalar's current mount API (`createApiReference`); the script is pinned
+/// to major version 1 so that API does not move under us.
+const PAGE: &str = r#"<!doctype html>
+<html lang="en">
+<head>
+  <title>Vigil API</title>
+  <meta charset="utf-8"/>
+  <meta name="viewport" content="width=device-width, initial-scale=1"/>
+</head>
+<body>
+  <div id="app"></div>
+  <script src="https://cdn.jsdelivr.net/npm/@scalar/api-reference@1"></script>
+  <script>Scalar.createApiReference('#app', { content: $spec })</script>
+</body>
+</html>
+"#;
+
+impl Docs {
+    pub fn new(doc: &Document) -> Docs {
+        Docs {
+            json: serde_json::to_string(doc).expect("the OpenAPI document serializes"),
+            html: Scalar::new(doc.clone()).custom_html(PAGE).to_html(),
+        }
+    }
+}
+
+#[utoipa::path(
+    operation_id = "openapi_document",
+    tag = "docs",
+    responses((status = 200, description = "This OpenAPI 3.1 document", body = Object))
+)]
+#[get("/openapi.json")]
+pub async fn json(docs: web::Data<Docs>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(docs.json.clone())
+}
+
+#[utoipa::path(
+    operation_id = "docs",
+    tag = "docs",
+    responses((
+        status = 200,
+        description = "Interactive docs (Scalar, loaded from cdn.jsdelivr.net by the browser)",
+        body = String,
+        content_type = "text/html; charset=utf-8",
+    ))
+)]
+#[get("/docs")]
+pub async fn page(docs: web::Data<Docs>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(docs.html.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_page_embeds_the_document_safely() {
+        let keys = ApiKeys::new(Some("key".into()), Default::default(), false);
+        let doc = document(crate::http::routes, &keys);
+        let docs = Docs::new(&doc);
+        // Inside a <script>, the document must not close it.
+        assert!(!docs.json.contains("</"), "{}", docs.json);
+        assert!(docs.html.contains(&docs.json));
+        assert!(!docs.html.contains("$spec"));
+    }
+}
