@@ -38,37 +38,41 @@ impl Channel {
 /// One card transaction as received. Only `transaction_id`, `user_id`,
 /// `merchant_id`, `amount` and `timestamp` are required so that external
 /// data with fewer columns can be replayed.
-// The schema carries `validate`'s bounds; lengths are checked in UTF-8
-// bytes, which JSON Schema's `maxLength` (characters) matches for ASCII.
+// The schema carries `validate`'s bounds: lengths in characters, no NUL
+// (PostgreSQL text cannot hold it), timestamps in the years validate takes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Transaction {
     pub transaction_id: Uuid,
-    #[schema(min_length = 1, max_length = 128)]
+    #[schema(min_length = 1, max_length = 128, pattern = "^[^\\x00]*$")]
     pub user_id: String,
-    #[schema(min_length = 1, max_length = 128)]
+    #[schema(min_length = 1, max_length = 128, pattern = "^[^\\x00]*$")]
     pub merchant_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(max_length = 128)]
+    #[schema(max_length = 128, pattern = "^[^\\x00]*$")]
     pub merchant_category: Option<String>,
     #[schema(minimum = 0.0)]
     pub amount: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(max_length = 128)]
+    #[schema(max_length = 128, pattern = "^[^\\x00]*$")]
     pub currency: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(max_length = 128)]
+    #[schema(max_length = 128, pattern = "^[^\\x00]*$")]
     pub country: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(max_length = 128)]
+    #[schema(max_length = 128, pattern = "^[^\\x00]*$")]
     pub device_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel: Option<Channel>,
-    /// Event time, UTC.
+    /// Event time (stored in UTC). Years 1971 to 9998 as written, so that
+    /// any offset stays within the 1970–9999 `validate` takes in UTC.
+    #[schema(
+        pattern = "^(197[1-9]|19[89][0-9]|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])-"
+    )]
     pub timestamp: DateTime<Utc>,
 }
 
-/// Longest identifier or free-text field accepted, in bytes.
+/// Longest identifier or free-text field accepted, in characters.
 pub const MAX_TEXT_LEN: usize = 128;
 
 /// Why a transaction was rejected.
@@ -76,8 +80,10 @@ pub const MAX_TEXT_LEN: usize = 128;
 pub enum InvalidTransaction {
     #[error("field `{field}` must not be empty")]
     Empty { field: &'static str },
-    #[error("field `{field}` is longer than {MAX_TEXT_LEN} bytes")]
+    #[error("field `{field}` is longer than {MAX_TEXT_LEN} characters")]
     TooLong { field: &'static str },
+    #[error("field `{field}` must not contain a NUL character")]
+    Nul { field: &'static str },
     #[error("field `amount` must be a finite number ≥ 0, got {0}")]
     Amount(f64),
     #[error("field `timestamp` must be in the years 1970 to 9999, got {0}")]
@@ -120,7 +126,8 @@ fn check_text(
     required: bool,
 ) -> Result<(), InvalidTransaction> {
     match value {
-        Some(v) if v.len() > MAX_TEXT_LEN => Err(InvalidTransaction::TooLong { field }),
+        Some(v) if v.chars().count() > MAX_TEXT_LEN => Err(InvalidTransaction::TooLong { field }),
+        Some(v) if v.contains('\0') => Err(InvalidTransaction::Nul { field }),
         Some("") if required => Err(InvalidTransaction::Empty { field }),
         _ => Ok(()),
     }

@@ -114,8 +114,9 @@ fn valid_transaction() -> impl Strategy<Value = Transaction> {
 /// Everything `validate` promises to the features, the model and the store.
 fn assert_usable(t: &Transaction) {
     assert!(t.amount.is_finite() && t.amount >= 0.0, "{t:?}");
-    assert!(!t.user_id.is_empty() && t.user_id.len() <= MAX_TEXT_LEN);
-    assert!(!t.merchant_id.is_empty() && t.merchant_id.len() <= MAX_TEXT_LEN);
+    for id in [&t.user_id, &t.merchant_id] {
+        assert!(!id.is_empty() && id.chars().count() <= MAX_TEXT_LEN && !id.contains('\0'));
+    }
     // Labels arrive up to years later: the arithmetic must not overflow.
     let _ = t.timestamp + TimeDelta::days(3650);
 }

@@ -7,6 +7,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
+use super::route_table::RouteTable;
+
 /// An API error with its status and JSON body.
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
@@ -91,10 +93,32 @@ pub(super) fn path_config() -> web::PathConfig {
     })
 }
 
+/// The default service: 405 with `Allow` when the path exists with other
+/// methods, else 404.
 pub(super) async fn not_found(req: HttpRequest) -> HttpResponse {
-    ApiError::new(StatusCode::NOT_FOUND, "no such endpoint")
-        .with_detail(json!({"method": req.method().as_str(), "path": req.path()}))
-        .error_response()
+    let mut detail = json!({"method": req.method().as_str(), "path": req.path()});
+    let allowed = req
+        .app_data::<web::Data<RouteTable>>()
+        .and_then(|table| table.allowed(req.path()).map(|m| m.join(", ")));
+    match allowed {
+        Some(allow) => {
+            let mut response = ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
+                .with_detail({
+                    detail["allow"] = json!(allow);
+                    detail
+                })
+                .error_response();
+            if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&allow) {
+                response
+                    .headers_mut()
+                    .insert(actix_web::http::header::ALLOW, value);
+            }
+            response
+        }
+        None => ApiError::new(StatusCode::NOT_FOUND, "no such endpoint")
+            .with_detail(detail)
+            .error_response(),
+    }
 }
 
 /// A store failure is Vigil's problem, never the client's: 503, so clients

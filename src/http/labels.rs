@@ -24,8 +24,8 @@ pub struct LabelRequest {
     transaction_id: Uuid,
     is_fraud: bool,
     /// Who says so, e.g. `analyst` or `chargeback` (default `api`);
-    /// 1–128 bytes.
-    #[schema(min_length = 1, max_length = 128)]
+    /// 1–128 characters, no NUL.
+    #[schema(min_length = 1, max_length = 128, pattern = "^[^\\x00]*$")]
     source: Option<String>,
 }
 
@@ -54,10 +54,10 @@ pub async fn create(
     let caller = require_admin(&req, &state)?;
     let body = body.into_inner();
     let source = body.source.unwrap_or_else(|| "api".into());
-    if source.is_empty() || source.len() > MAX_TEXT_LEN {
+    if source.is_empty() || source.chars().count() > MAX_TEXT_LEN || source.contains('\0') {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            format!("`source` must be 1 to {MAX_TEXT_LEN} bytes"),
+            format!("`source` must be 1 to {MAX_TEXT_LEN} characters, without NUL"),
         ));
     }
     if !state.store.has_transaction(body.transaction_id).await? {

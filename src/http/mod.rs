@@ -12,6 +12,7 @@ mod metrics;
 mod models;
 mod openapi;
 mod read_access;
+mod route_table;
 mod score;
 
 use std::sync::Arc;
@@ -78,9 +79,11 @@ impl AppState {
 /// the OpenAPI document of those routes.
 pub fn configure(state: AppState, max_body_bytes: usize) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
-        let docs = openapi::Docs::new(&openapi::document(routes, &state.api_keys));
+        let document = openapi::document(routes, &state.api_keys);
+        let route_table = route_table::RouteTable::of(&document);
         cfg.app_data(web::Data::new(state))
-            .app_data(web::Data::new(docs))
+            .app_data(web::Data::new(openapi::Docs::new(&document)))
+            .app_data(web::Data::new(route_table))
             .app_data(error::json_config(max_body_bytes))
             .app_data(error::query_config())
             .app_data(error::path_config())

@@ -6,9 +6,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use utoipa::openapi::schema::{AnyOfBuilder, Object, Schema, SchemaType, Type};
-use utoipa::openapi::{Ref, RefOr};
-use utoipa::{PartialSchema, ToSchema};
+use utoipa::ToSchema;
 use vigil_actors::messages::{Promote, PromoteOutcome, Retrain, TrainingOutcome};
 use vigil_actors::store::{ModelSummary, summary};
 
@@ -150,39 +148,6 @@ pub struct PromoteRequest {
     reason: Option<String>,
 }
 
-/// What `POST /models/{version}/promote` accepts: no body, `null`, or any
-/// other JSON value, of which a `PromoteRequest` is read. actix's
-/// `Option<Json<_>>` turns a body it cannot read into none instead of an
-/// error, so the schema must not promise a rejection. (The `null` comes
-/// from the `Option` in the annotation, which also makes the body
-/// optional; this schema is every other value.)
-struct PromoteBody;
-
-impl PartialSchema for PromoteBody {
-    fn schema() -> RefOr<Schema> {
-        let other = Object::with_type(SchemaType::from_iter([
-            Type::Object,
-            Type::Array,
-            Type::String,
-            Type::Number,
-            Type::Boolean,
-        ]));
-        AnyOfBuilder::new()
-            .item(Ref::from_schema_name(PromoteRequest::name()))
-            .item(other)
-            .description(Some(
-                "A `PromoteRequest` gives the reason; any other body is ignored.",
-            ))
-            .into()
-    }
-}
-
-impl ToSchema for PromoteBody {
-    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
-        schemas.push((PromoteRequest::name().into(), PromoteRequest::schema()));
-    }
-}
-
 /// Makes a version the production model now (an operator's decision: the
 /// gates are not applied) and swaps it into the Scorer.
 #[utoipa::path(
@@ -190,12 +155,16 @@ impl ToSchema for PromoteBody {
     tag = "models",
     security(("api_key" = [])),
     params(("version" = i32, Path, description = "Model version")),
-    request_body(content = Option<PromoteBody>),
+    request_body(content = Option<PromoteRequest>, description = "Optional: no body, `null`, or a `PromoteRequest`"),
     responses(
         (status = 200, description = "The version, now in production", body = ModelSummary),
+        (status = 400, description = "The body is not JSON", body = ErrorBody),
         (status = 401, description = "The API key is missing or wrong", body = ErrorBody),
         (status = 404, description = "No such version, or `version` is not a 32-bit integer", body = ErrorBody),
         (status = 409, description = "The stored model cannot be loaded (corrupt artifact); the served model is unchanged", body = ErrorBody),
+        (status = 413, description = "The body is larger than `http.max_body_bytes`", body = ErrorBody),
+        (status = 415, description = "A body that is not `application/json`", body = ErrorBody),
+        (status = 422, description = "The body does not match the schema", body = ErrorBody),
         (status = 503, description = "Promotion failed or the store is unavailable", body = ErrorBody),
     )
 )]
@@ -204,12 +173,16 @@ pub async fn promote(
     req: HttpRequest,
     state: web::Data<AppState>,
     version: web::Path<i32>,
-    body: Option<web::Json<PromoteRequest>>,
-) -> Result<HttpResponse, ApiError> {
+    body: Result<web::Json<Option<PromoteRequest>>, actix_web::Error>,
+) -> Result<HttpResponse, actix_web::Error> {
     let caller = require_admin(&req, &state)?;
-    let reason = body
-        .and_then(|b| b.into_inner().reason)
-        .unwrap_or_else(|| "promoted manually".into());
+    // The body is optional, but one that is sent must be a valid request.
+    let request = match body {
+        Ok(json) => json.into_inner().unwrap_or_default(),
+        Err(_) if !has_body(&req) => PromoteRequest::default(),
+        Err(refused) => return Err(refused),
+    };
+    let reason = request.reason.unwrap_or_else(|| "promoted manually".into());
     let detail = json!({ "reason": reason });
     let promote = async {
         let outcome = state
@@ -237,9 +210,21 @@ pub async fn promote(
     let row = state
         .store
         .model(*version)
-        .await?
+        .await
+        .map_err(ApiError::from)?
         .ok_or_else(|| no_version(*version))?;
     Ok(HttpResponse::Ok().json(summary(row)))
+}
+
+/// Whether the request carries a body at all.
+fn has_body(req: &HttpRequest) -> bool {
+    use actix_web::http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
+    let length = req
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    length.is_some_and(|n| n > 0) || req.headers().contains_key(TRANSFER_ENCODING)
 }
 
 fn no_version(version: i32) -> ApiError {
