@@ -171,3 +171,56 @@ async fn too_many_restarts_mark_an_actor_failed_and_health_unavailable() {
         "{body}"
     );
 }
+
+#[actix_rt::test]
+async fn repeated_faults_in_every_actor_at_a_high_rate_lose_and_duplicate_nothing() {
+    const ROUNDS: usize = 8;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = runtime_config(&sqlite_url(&dir));
+    config.producer.rate = 3000.0;
+    // Many restarts in a minute are the point here, not a failure.
+    config.restart_budget.max_restarts = 10 * ROUNDS;
+    let mut runtime = Runtime::start(config).await.expect("runtime starts");
+    runtime.ready().await.expect("actors ready");
+    for round in 0..ROUNDS {
+        let fault = if round % 2 == 0 {
+            Fault::Panic
+        } else {
+            Fault::Error
+        };
+        for actor in ACTORS {
+            runtime.faults.inject(actor, fault);
+        }
+        runtime
+            .ready()
+            .await
+            .expect("probes answered after restarts");
+        let faults = runtime.faults.clone();
+        // Restarts back off 5 ms to 100 ms here: a round takes well under
+        // a second; the bound only catches a restart that never comes.
+        wait_until("every fault to fire", Duration::from_secs(5), || {
+            let faults = faults.clone();
+            async move { ACTORS.iter().all(|a| faults.pending(a) == 0) }
+        })
+        .await;
+    }
+    runtime.stop_producer().await;
+
+    let actors = actors_json(&runtime).await;
+    for actor in &actors {
+        assert_eq!(actor["restarts"], ROUNDS, "{actor}");
+        assert_eq!(actor["failed_messages"], 0, "{actor}");
+        assert_ne!(actor["state"], "failed", "{actor}");
+    }
+    let produced = runtime.metrics.transactions_produced.get();
+    assert!(produced > 1000, "only {produced} produced");
+    assert_eq!(runtime.metrics.producer_errors.get(), 0);
+    assert_eq!(runtime.store.count_raw_events().await.unwrap(), produced);
+    let features = runtime.store.feature_rows().await.unwrap();
+    assert_eq!(
+        features.len() as u64,
+        produced,
+        "each event featurized once"
+    );
+    assert!(runtime.store.dead_letters().await.unwrap().is_empty());
+}
