@@ -51,7 +51,18 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn start(dir: &Path, port: u16, rate: f64) -> Child {
+/// A running `vigil serve`, killed when dropped, so that a failing test
+/// leaves no process behind.
+struct Serving(Child);
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start(dir: &Path, port: u16, rate: f64) -> Serving {
     let mut command = Command::new(env!("CARGO_BIN_EXE_vigil"));
     command.current_dir(dir);
     for (key, _) in std::env::vars() {
@@ -67,6 +78,7 @@ fn start(dir: &Path, port: u16, rate: f64) -> Child {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
+        .map(Serving)
         .unwrap()
 }
 
@@ -96,10 +108,9 @@ fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
     }
 }
 
-/// Kills `child` without warning: no shutdown code runs.
-fn sigkill(mut child: Child) {
-    child.kill().unwrap();
-    child.wait().unwrap();
+/// Kills the process with SIGKILL: no shutdown code runs.
+fn sigkill(serving: Serving) {
+    drop(serving);
 }
 
 async fn count(url: &str, sql: &str) -> i64 {
