@@ -47,10 +47,13 @@ def wait_http(port, timeout=120):
     raise SystemExit("vigil did not answer /health")
 
 
-def wait_for_model(port, proc, log_path):
+def wait_for_model(port, proc, log_path, timeout=900):
+    deadline = time.time() + timeout
     while metrics(port).get("fraud_model_version", 0) == 0:
         if proc.poll() is not None:
             raise SystemExit(f"vigil exited; see {log_path}")
+        if time.time() > deadline:
+            raise SystemExit(f"no model in production after {timeout} s (was training skipped?); see {log_path}")
         time.sleep(1)
 
 
