@@ -295,17 +295,6 @@ async fn the_score_request_schema_requires_what_the_handler_requires() {
 async fn a_trained_runtime_answers_as_documented() {
     let dir = tempfile::tempdir().unwrap();
     let runtime = trained_runtime(&trained_config(&sqlite_url(&dir))).await;
-    // The registry has promoted the model; the Scorer swaps it in after.
-    let metrics = runtime.metrics.clone();
-    wait_until(
-        "the scorer to serve the model",
-        Duration::from_secs(30),
-        || {
-            let metrics = metrics.clone();
-            async move { metrics.model_version.get() > 0 }
-        },
-    )
-    .await;
     let key = Some("s3cret");
     let app = app(&runtime, key).await;
     let doc = document(&app).await;

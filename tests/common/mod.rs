@@ -34,6 +34,17 @@ pub async fn trained_runtime(config: &vigil::config::Config) -> Runtime {
         async move { store.production_model().await.unwrap().is_some() }
     })
     .await;
+    // The registry promotes first; the Scorer swaps the model in after.
+    let metrics = runtime.metrics.clone();
+    wait_until(
+        "the scorer to serve the model",
+        Duration::from_secs(30),
+        || {
+            let metrics = metrics.clone();
+            async move { metrics.model_version.get() > 0 }
+        },
+    )
+    .await;
     runtime
 }
 
