@@ -122,6 +122,11 @@ pub fn trained_config(database_url: &str) -> Config {
     config.producer.label_delay = Duration::from_secs(2 * 24 * 3600);
     config.features.label_delay = Duration::from_secs(2 * 24 * 3600);
     config.backfill.days = 14;
+    // The data depend on the start time; now and then the start-up model
+    // misses the default gates and nothing is served. The tests that use
+    // this configuration need a served model, not a gate decision.
+    config.model.min_pr_auc = 0.0;
+    config.model.min_recall = 0.0;
     config
 }
 
