@@ -7,7 +7,7 @@
 
 use actix_web::{App, HttpResponse, get, web};
 use utoipa::openapi::OpenApi as Document;
-use utoipa::openapi::path::Operation;
+use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::AppExt;
@@ -88,17 +88,20 @@ pub fn document(routes: fn(&mut ServiceConfig), keys: &ApiKeys) -> Document {
 
 /// Every operation of the document.
 fn operations(doc: &mut Document) -> impl Iterator<Item = &mut Operation> {
-    doc.paths.paths.values_mut().flat_map(|item| {
-        [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-            &mut item.patch,
-        ]
-        .into_iter()
-        .flatten()
-    })
+    doc.paths.paths.values_mut().flat_map(item_operations)
+}
+
+/// The operations of one path.
+fn item_operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        &mut item.get,
+        &mut item.put,
+        &mut item.post,
+        &mut item.delete,
+        &mut item.patch,
+    ]
+    .into_iter()
+    .flatten()
 }
 
 /// Adds the admin endpoints' requirement and 401 to every operation but
@@ -107,19 +110,11 @@ fn protect_reads(doc: &mut Document) {
     let unauthorized = operations(doc)
         .find_map(|operation| operation.responses.responses.get("401").cloned())
         .expect("admin endpoints document their 401");
-    let open: Vec<String> = OPEN_PATHS.iter().map(|p| p.to_string()).collect();
     for (path, item) in doc.paths.paths.iter_mut() {
-        if open.contains(path) {
+        if OPEN_PATHS.contains(&path.as_str()) {
             continue;
         }
-        let methods = [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-            &mut item.patch,
-        ];
-        for operation in methods.into_iter().flatten() {
+        for operation in item_operations(item) {
             operation.security.get_or_insert_with(|| {
                 vec![SecurityRequirement::new(ADMIN_KEY, Vec::<String>::new())]
             });
