@@ -1,12 +1,11 @@
 //! `vigil serve` killed with SIGKILL in the middle of a stream, seven
 //! times (embedded SQLite): after the last restart every stored event has
-//! its features and, once a model serves, its score, each exactly once.
-//! (That the features then equal the offline rebuild is not asserted: one
-//! run in four, one feature of one transaction differed — under
-//! investigation, see the README's reliability section.)
+//! its features and, once a model serves, its score, each exactly once,
+//! and the features equal the offline rebuild.
 
 mod common;
 
+use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
@@ -14,8 +13,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use sea_orm::{ColumnTrait, ConnectionTrait, Database, EntityTrait, PaginatorTrait, QueryFilter};
+use vigil::config::Config;
 use vigil_actors::store::entity::transaction_feature;
-use vigil_actors::store::{Store, sqlite_url};
+use vigil_actors::store::{HistoryScope, Store, sqlite_url};
+use vigil_core::features::{FEATURE_NAMES, FeatureVector, compute_history};
 
 /// A small population with frequent fraud and short label delays, so the
 /// start-up model trains on six days (enough labelled fraud for the
@@ -184,4 +185,28 @@ async fn sigkill_in_the_middle_of_a_stream_loses_and_duplicates_nothing() {
         scores >= live && live > 1000,
         "scores {scores}, live {live}"
     );
+
+    // Features equal what the offline path computes from the stored events.
+    let config = Config::load(Some(&dir.path().join("vigil.toml")), serde_json::json!({})).unwrap();
+    let feature_config = vigil::app::runtime_config(&config).features;
+    let history = store.history(None, HistoryScope::All).await.unwrap();
+    let offline: HashMap<uuid::Uuid, FeatureVector> = compute_history(&feature_config, history)
+        .into_iter()
+        .collect();
+    let online = store.feature_rows().await.unwrap();
+    assert_eq!(online.len(), offline.len());
+    for (id, features) in &online {
+        for (i, (got, want)) in features
+            .to_array()
+            .iter()
+            .zip(offline[id].to_array())
+            .enumerate()
+        {
+            assert!(
+                got == &want,
+                "transaction {id}: {} online {got} offline {want}",
+                FEATURE_NAMES[i]
+            );
+        }
+    }
 }

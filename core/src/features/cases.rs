@@ -552,3 +552,70 @@ fn simultaneous_events_do_not_depend_on_delivery_order() {
     // Neither sees the other: one transaction in 10 minutes each, itself.
     assert!(ab.iter().all(|(_, f)| f.user_txn_count_10m == 1.0));
 }
+
+#[test]
+fn transactions_after_simultaneous_ones_do_not_depend_on_their_order() {
+    // The crash test's case: a user's two transactions of one millisecond,
+    // in two countries, one with a device; the next transaction compared
+    // with "the previous one" took whichever had arrived last (online:
+    // delivery order, offline: transaction id order). Both are previous:
+    // the flags are set when any of them differs.
+    let before = country(device(tx("u", "m", 1.0, -HOUR), "d0"), "US");
+    let with_device = |t, d: Option<&str>| match d {
+        Some(d) => device(t, d),
+        None => t,
+    };
+    // (a, b at 0 ms, c later): (country, device) each; expected flags of c.
+    type Case<'a> = [(&'a str, Option<&'a str>); 3];
+    let cases: [(Case, f64, f64); 5] = [
+        (
+            [("PL", Some("d1")), ("US", None), ("PL", Some("d1"))],
+            1.0,
+            0.0,
+        ),
+        (
+            [("PL", Some("d1")), ("PL", None), ("PL", Some("d1"))],
+            0.0,
+            0.0,
+        ),
+        (
+            [("PL", Some("d1")), ("PL", None), ("US", Some("d1"))],
+            1.0,
+            0.0,
+        ),
+        (
+            [("PL", Some("d1")), ("PL", Some("d2")), ("PL", Some("d1"))],
+            0.0,
+            1.0,
+        ),
+        ([("PL", None), ("PL", None), ("PL", Some("d1"))], 0.0, 1.0),
+    ];
+    for ([a, b, c], country_flag, device_flag) in cases {
+        for later in [1, 2 * DAY] {
+            let a = with_device(country(tx("u", "m", 2.0, 0), a.0), a.1);
+            let b = with_device(country(tx("u", "m", 3.0, 0), b.0), b.1);
+            let c = with_device(country(tx("u", "m", 4.0, later), c.0), c.1);
+            let mut seen = Vec::new();
+            for (first, second) in [(&a, &b), (&b, &a)] {
+                for evict in [false, true] {
+                    let mut s = state();
+                    for t in [&before, first, second] {
+                        s.process(t);
+                        if evict {
+                            s.evict();
+                        }
+                    }
+                    seen.push(s.process(&c));
+                }
+                let history =
+                    [&before, first, second, &c].map(|t| HistoryEvent::Transaction(t.clone()));
+                let offline = compute_history(&FeatureConfig::default(), history);
+                seen.push(offline[3].1);
+            }
+            assert!(seen.iter().all(|f| *f == seen[0]), "{later} ms: {seen:?}");
+            let f = seen[0];
+            assert_eq!(f.country_change_flag, country_flag, "{a:?} {b:?} {c:?}");
+            assert_eq!(f.device_change_flag, device_flag, "{a:?} {b:?} {c:?}");
+        }
+    }
+}

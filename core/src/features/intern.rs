@@ -9,6 +9,10 @@ pub(super) const MISSING: u32 = u32::MAX;
 /// read-only path): it equals no stored id, which is exactly what an unseen
 /// value means.
 pub(super) const UNKNOWN: u32 = u32::MAX - 1;
+/// The summary of simultaneous transactions with different values (see
+/// `UserState::previous_country`): differs from every value. Never handed
+/// out as an id and never stored in a transaction's details.
+pub(super) const MIXED: u32 = u32::MAX - 2;
 
 /// Interners are compacted only past this size, so small states never pay
 /// for it.
@@ -25,12 +29,13 @@ pub(super) struct Interner {
 
 impl Interner {
     /// The id of `name`, handing out a new one when it is new. Past ~4
-    /// billion live ids it answers [`UNKNOWN`] rather than wrap around.
+    /// billion live ids it answers [`UNKNOWN`] rather than wrap around into
+    /// the sentinels.
     pub fn intern(&mut self, name: &str) -> u32 {
         if let Some(&id) = self.ids.get(name) {
             return id;
         }
-        if self.next >= UNKNOWN {
+        if self.next >= MIXED {
             return UNKNOWN;
         }
         let id = self.next;
@@ -94,11 +99,12 @@ impl Interner {
 pub(super) struct Remap(Vec<u32>);
 
 impl Remap {
-    /// The new id of `id`: sentinels stay; a forgotten id becomes
-    /// [`UNKNOWN`], which matches nothing, as a forgotten value should.
+    /// The new id of `id`: [`MISSING`] and [`MIXED`] stay; a forgotten id
+    /// becomes [`UNKNOWN`], which matches nothing, as a forgotten value
+    /// should.
     pub fn apply(&self, id: u32) -> u32 {
-        if id == MISSING {
-            return MISSING;
+        if id == MISSING || id == MIXED {
+            return id;
         }
         self.0.get(id as usize).copied().unwrap_or(UNKNOWN)
     }
@@ -138,6 +144,7 @@ mod tests {
         assert_eq!(remap.apply(3), 1);
         assert_eq!(remap.apply(1), UNKNOWN);
         assert_eq!(remap.apply(MISSING), MISSING);
+        assert_eq!(remap.apply(MIXED), MIXED);
         assert_eq!(i.get("d3"), 1);
         assert_eq!(i.get("d1"), UNKNOWN);
         // New names continue after the survivors.

@@ -22,7 +22,11 @@
 //! - "Previous transaction" (country/device change, minutes since last)
 //!   means the user's newest earlier transaction inside the 30-day window,
 //!   so state outside every window can be dropped without changing a
-//!   feature.
+//!   feature. Several earlier transactions stamped that same millisecond
+//!   have no order (it depends on delivery), so they are all previous: the
+//!   country change flag is set when the transaction has a country and any
+//!   of them had a different one (likewise the device change flag, over
+//!   the newest earlier transactions that had a device).
 //! - `merchant_fraud_rate_w`: with `D` the label delay, among the
 //!   merchant's transactions with time in `(t − D − w, t − D]`, the share
 //!   with a fraud label whose `labeled_at < t`; 0 when there are none. A
@@ -101,6 +105,8 @@ mod windows;
 
 #[cfg(test)]
 mod cases;
+#[cfg(test)]
+mod crash;
 #[cfg(test)]
 mod streams;
 

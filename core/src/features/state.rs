@@ -5,7 +5,7 @@ use crate::transaction::{Label, Transaction};
 
 use super::FeatureConfig;
 use super::calendar::{Calendar, channel_code};
-use super::intern::{Interner, MISSING, UNKNOWN};
+use super::intern::{Interner, MISSING, MIXED, UNKNOWN};
 use super::labels::LabelBook;
 use super::merchant::{MerchantFeatures, MerchantState};
 use super::merchants::Merchants;
@@ -343,4 +343,4 @@ fn assemble(t: &Transaction, time: i64, u: &UserFeatures, m: &MerchantFeatures) 
 }
 
 // Ids that are never stored must never equal stored ones.
-const _: () = assert!(MISSING != UNKNOWN);
+const _: () = assert!(MISSING != UNKNOWN && MIXED != UNKNOWN && MIXED != MISSING);

@@ -388,10 +388,22 @@ fn assert_close(got: &FeatureVector, expected: &FeatureVector, t: &Transaction) 
     }
 }
 
-/// The newest of `list`; among equal times the last to arrive.
-fn newest<'a>(list: impl Iterator<Item = &'a Stored>) -> Option<&'a Stored> {
-    // `max_by_key` returns the last of equal maxima.
-    list.max_by_key(|s| s.time)
+/// The newest of `list`: all those stamped the newest millisecond.
+fn newest<'a>(list: impl Iterator<Item = &'a Stored>) -> Vec<&'a Stored> {
+    let list: Vec<&Stored> = list.collect();
+    let newest = list.iter().map(|s| s.time).max();
+    list.into_iter()
+        .filter(|s| Some(s.time) == newest)
+        .collect()
+}
+
+/// Whether `current` is present and any of the previous values present and
+/// different.
+fn changed_from_any<'a>(
+    current: Option<&String>,
+    previous: impl Iterator<Item = Option<&'a String>>,
+) -> bool {
+    current.is_some_and(|c| previous.flatten().any(|p| p != c))
 }
 
 /// One stored transaction of the oracle.
@@ -480,7 +492,7 @@ impl Oracle {
         let user: Vec<&Stored> = self
             .by_user
             .get(&t.user_id)
-            .map(|v| v.iter().filter(|s| s.time <= time).collect())
+            .map(|v| v.iter().filter(|s| s.time < time).collect())
             .unwrap_or_default();
         let within = |w: i64| -> Vec<&Stored> {
             user.iter().copied().filter(|s| s.time > time - w).collect()
@@ -509,14 +521,14 @@ impl Oracle {
         merchants.dedup();
         let previous = newest(month.iter().copied());
         let previous_device = newest(month.iter().copied().filter(|s| s.device.is_some()));
-        let country_change = match (&cur.country, previous.and_then(|p| p.country.as_ref())) {
-            (Some(a), Some(b)) => a != b,
-            _ => false,
-        };
-        let device_change = match (&cur.device, previous_device.and_then(|p| p.device.as_ref())) {
-            (Some(a), Some(b)) => a != b,
-            _ => false,
-        };
+        let country_change = changed_from_any(
+            cur.country.as_ref(),
+            previous.iter().map(|p| p.country.as_ref()),
+        );
+        let device_change = changed_from_any(
+            cur.device.as_ref(),
+            previous_device.iter().map(|p| p.device.as_ref()),
+        );
         let (m_counts, m_rates) = self.merchant(&t.merchant_id, time);
         FeatureVector {
             amount: t.amount,
@@ -540,6 +552,7 @@ impl Oracle {
             is_weekend: f64::from(u8::from(t.timestamp.weekday().num_days_from_monday() >= 5)),
             is_night: f64::from(u8::from(t.timestamp.hour() < 6 || t.timestamp.hour() >= 22)),
             minutes_since_last_txn: previous
+                .first()
                 .map_or(43_200.0, |p| (time - p.time) as f64 / 60_000.0),
             channel_encoded: channel_code(t.channel),
             merchant_txn_count_1d: m_counts[0],

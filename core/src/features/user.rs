@@ -6,12 +6,14 @@
 //! country, so details are kept per transaction for the last 24 h (plus
 //! lateness) and then *folded*: a folded transaction leaves behind the
 //! newest time per merchant (for the 30-day first-time check) and, for the
-//! newest folded transaction, its country and the newest device (for the
-//! previous-transaction flags). That is exact for every transaction the
-//! state still accepts, because an accepted transaction is never older than
-//! the fold horizon plus 24 h.
+//! newest folded transactions (all those at the newest folded millisecond),
+//! their country and the newest device (for the previous-transaction
+//! flags), summarised with [`merge`]. That is exact for every transaction
+//! the state still accepts, because an accepted transaction is never older
+//! than the fold horizon plus 24 h, and a fold never splits transactions of
+//! one millisecond.
 
-use super::intern::{MISSING, Remap};
+use super::intern::{MISSING, MIXED, Remap};
 use super::ledger::{Ledger, grow};
 use super::windows::Horizons;
 
@@ -41,11 +43,14 @@ pub(super) struct UserState {
     pub recent: Vec<Detail>,
     /// Merchants of folded transactions, each with its newest time.
     pub seen: Vec<Seen>,
-    /// Country of the newest folded transaction ([`MISSING`] if none).
+    /// Countries of the newest folded transactions (those at the newest
+    /// folded millisecond), merged with [`merge`] ([`MISSING`] if none).
     pub folded_country: u32,
-    /// Device of the newest folded transaction with a device ([`MISSING`] if none).
+    /// Devices of the newest folded transactions with a device (those at
+    /// the newest such millisecond), merged with [`merge`] ([`MISSING`] if
+    /// none).
     pub folded_device: u32,
-    /// Time offset of the transaction `folded_device` came from.
+    /// Time offset of the transactions `folded_device` came from.
     pub folded_device_at: u32,
 }
 
@@ -260,18 +265,31 @@ impl UserState {
     }
 
     /// Folds the `count` oldest recent transactions into the summaries.
+    /// Transactions of one millisecond are merged, whatever their order: a
+    /// fold never splits them (`maintain` folds up to a time), so the
+    /// summaries of a new millisecond replace the older ones.
     fn fold(&mut self, count: usize) {
         let start = self.recent_start();
+        let mut country_at = None;
+        let mut device_at = None;
         for i in 0..count {
             let (Some(d), Some(time)) = (self.recent.get(i).copied(), self.ledger.time(start + i))
             else {
                 break;
             };
             self.note_seen(d.merchant, time);
-            self.folded_country = d.country;
+            self.folded_country = match country_at {
+                Some(at) if at == time => merge(self.folded_country, d.country),
+                _ => d.country,
+            };
+            country_at = Some(time);
             if d.device != MISSING {
-                self.folded_device = d.device;
+                self.folded_device = match device_at {
+                    Some(at) if at == time => merge(self.folded_device, d.device),
+                    _ => d.device,
+                };
                 self.folded_device_at = time;
+                device_at = Some(time);
             }
         }
         self.recent.drain(..count.min(self.recent.len()));
@@ -289,6 +307,20 @@ impl UserState {
                 });
             }
         }
+    }
+}
+
+/// Adds `value` to the summary of the values of simultaneous transactions:
+/// [`MISSING`] while none has a value, the value while they all have the
+/// same one, [`MIXED`] once two differ. The result does not depend on the
+/// order of the values, so neither do the features that read it.
+pub(super) fn merge(summary: u32, value: u32) -> u32 {
+    if value == MISSING || value == summary {
+        summary
+    } else if summary == MISSING {
+        value
+    } else {
+        MIXED
     }
 }
 

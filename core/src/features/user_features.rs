@@ -4,9 +4,9 @@
 use std::ops::Range;
 
 use super::calendar::flag;
-use super::intern::MISSING;
+use super::intern::{MISSING, MIXED};
 use super::ledger::Moments;
-use super::user::{Detail, UserState};
+use super::user::{Detail, UserState, merge};
 use super::windows::{DAY, HOUR, LONGEST, MINUTE, TEN_MINUTES, WEEK};
 
 /// The transaction the user features are computed for.
@@ -114,15 +114,20 @@ impl UserState {
         self.recent.get(from..to).unwrap_or(&[])
     }
 
-    /// Country of the ledger record `previous`: from its details, or from
-    /// the fold summary when it is the newest folded record.
+    /// Country of the ledger record `previous` and of the records stamped
+    /// the same millisecond, merged with [`merge`] (their order depends on
+    /// delivery, so none of them is "the" previous one): from their
+    /// details, or from the fold summary when they are the newest folded
+    /// records.
     fn previous_country(&self, previous: Option<usize>) -> u32 {
         let Some(p) = previous else {
             return MISSING;
         };
         let start = self.recent_start();
         if p >= start {
-            self.recent.get(p - start).map_or(MISSING, |d| d.country)
+            self.simultaneous(p)
+                .iter()
+                .fold(MISSING, |s, d| merge(s, d.country))
         } else if p + 1 == start {
             self.folded_country
         } else {
@@ -131,11 +136,17 @@ impl UserState {
         }
     }
 
-    /// Device of the newest earlier transaction in 30 days that had one.
+    /// Device of the newest earlier transaction in 30 days that had one, and
+    /// of the others with one stamped the same millisecond, merged with
+    /// [`merge`].
     fn previous_device(&self, w: &Windows, rel: i64) -> u32 {
+        let from = w.start_30d.max(self.recent_start());
         let in_window = self.details(w.start_30d..w.end);
-        if let Some(d) = in_window.iter().rev().find(|d| d.device != MISSING) {
-            return d.device;
+        if let Some(i) = in_window.iter().rposition(|d| d.device != MISSING) {
+            return self
+                .simultaneous(from + i)
+                .iter()
+                .fold(MISSING, |s, d| merge(s, d.device));
         }
         let at = i64::from(self.folded_device_at);
         if w.start_30d < self.recent_start() && at > rel - LONGEST && at < rel {
@@ -143,6 +154,22 @@ impl UserState {
         } else {
             MISSING
         }
+    }
+
+    /// The details of the ledger record `p` (which has details) and of the
+    /// records before it stamped the same millisecond. Those all have
+    /// details too: a fold never splits a millisecond.
+    fn simultaneous(&self, p: usize) -> &[Detail] {
+        let start = self.recent_start();
+        if p < start {
+            return &[];
+        }
+        let time = self.ledger.time(p);
+        let mut first = p;
+        while first > start && self.ledger.time(first - 1) == time {
+            first -= 1;
+        }
+        self.recent.get(first - start..=p - start).unwrap_or(&[])
     }
 
     /// Whether the user has an earlier transaction at `merchant` in 30 days.
@@ -205,9 +232,10 @@ fn distinct(details: &[Detail], current: u32, key: impl Fn(&Detail) -> u32) -> u
     count
 }
 
-/// Both present and different.
+/// Both present and different; [`MIXED`] (simultaneous previous
+/// transactions with different values) differs from every value.
 fn changed(current: u32, previous: u32) -> bool {
-    current != MISSING && previous != MISSING && current != previous
+    current != MISSING && previous != MISSING && (previous == MIXED || current != previous)
 }
 
 #[cfg(test)]
@@ -251,5 +279,7 @@ mod tests {
         assert!(!changed(1, 1));
         assert!(!changed(MISSING, 2));
         assert!(!changed(1, MISSING));
+        assert!(changed(1, MIXED));
+        assert!(!changed(MISSING, MIXED));
     }
 }

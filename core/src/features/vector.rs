@@ -64,9 +64,9 @@ features! {
     unique_countries_24h,
     /// Distinct merchants of the user's transactions in 24 hours.
     unique_merchants_24h,
-    /// 1 when this and the user's previous transaction (within 30 days) both have a country and they differ.
+    /// 1 when this and the user's previous transaction (within 30 days) both have a country and they differ (several previous ones at the same millisecond: any of them).
     country_change_flag,
-    /// 1 when this transaction has a device and the user's previous one with a device (within 30 days) had another.
+    /// 1 when this transaction has a device and the user's previous one with a device (within 30 days) had another (several at the same millisecond: any of them).
     device_change_flag,
     /// 1 when the user has no transaction at this merchant in the previous 30 days.
     user_merchant_first_time,
