@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod openapi;
+pub mod postgres_cluster;
 
 use std::future::Future;
 use std::time::{Duration, Instant};

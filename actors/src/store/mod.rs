@@ -161,16 +161,26 @@ pub fn is_unavailable(err: &DbErr) -> bool {
     match err {
         DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
         DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
-            matches!(
-                e.as_ref(),
+            match e.as_ref() {
                 sqlx::Error::Io(_)
-                    | sqlx::Error::PoolTimedOut
-                    | sqlx::Error::PoolClosed
-                    | sqlx::Error::WorkerCrashed
-            )
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::WorkerCrashed => true,
+                sqlx::Error::Database(db) => db.code().is_some_and(|c| server_going_away(&c)),
+                _ => false,
+            }
         }
         _ => false,
     }
+}
+
+/// PostgreSQL's SQLSTATEs for a server that is stopping, starting or out of
+/// reach: class 08 (connection exception) and 57P01–57P03 (terminated by
+/// an administrator, crash shutdown, cannot connect now). A stopped server
+/// answers an open connection's next query with 57P01, which must be
+/// waited out like a refused connection, not dead-lettered.
+fn server_going_away(sqlstate: &str) -> bool {
+    sqlstate.starts_with("08") || matches!(sqlstate, "57P01" | "57P02" | "57P03")
 }
 
 fn sqlite_dir(url: &str) -> Option<&Path> {
@@ -223,5 +233,14 @@ mod tests {
         );
         assert_eq!(redact("postgres://bob@db/v"), "postgres://bob@db/v");
         assert_eq!(redact("sqlite://data/vigil.db"), "sqlite://data/vigil.db");
+    }
+
+    #[test]
+    fn a_stopping_server_is_waited_out_but_a_refused_query_is_not() {
+        assert!(server_going_away("57P01"));
+        assert!(server_going_away("57P03"));
+        assert!(server_going_away("08006"));
+        assert!(!server_going_away("23505"));
+        assert!(!server_going_away("42P01"));
     }
 }
