@@ -9,38 +9,13 @@ use std::time::Duration;
 use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::{App, test};
-use common::openapi::{assert_conforms, schema, validate};
+use common::openapi::{ROUTES, assert_conforms, schema, validate};
 use common::{
     app, new_transaction, runtime_config, sqlite_url, trained_config, trained_runtime, wait_until,
 };
 use serde_json::{Value, json};
 use vigil::http::{AppState, configure};
 use vigil_actors::Runtime;
-
-/// Every route the app serves, as the document names it. A route added to
-/// the app (which only takes documented handlers) must be added here.
-const ROUTES: [(&str, &str); 20] = [
-    ("GET", "/health"),
-    ("GET", "/health/actors"),
-    ("GET", "/metrics"),
-    ("POST", "/score"),
-    ("GET", "/models"),
-    ("POST", "/models/retrain"),
-    ("GET", "/models/{version}"),
-    ("GET", "/models/{version}/artifacts/{name}"),
-    ("POST", "/models/{version}/promote"),
-    ("GET", "/alerts"),
-    ("POST", "/labels"),
-    ("GET", "/drift/status"),
-    ("POST", "/drift/run"),
-    ("GET", "/drift/run"),
-    ("GET", "/drift/report"),
-    ("GET", "/drift/stats"),
-    ("GET", "/drift/history"),
-    ("GET", "/audit"),
-    ("GET", "/openapi.json"),
-    ("GET", "/docs"),
-];
 
 /// The endpoints that take the admin key.
 const ADMIN: [(&str, &str); 6] = [

@@ -206,6 +206,42 @@ async fn oversized_and_mistyped_bodies_get_a_json_4xx_and_store_nothing() {
 }
 
 #[actix_rt::test]
+async fn every_endpoint_refuses_an_oversized_body_with_a_json_413_and_does_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = started_runtime(&dir).await;
+    let app = app_with_keys(&runtime, false, 1024).await;
+    // Valid JSON, merely too large: only the size can be the reason.
+    let body = json!({"padding": "x".repeat(2048)}).to_string();
+    for (method, path) in common::openapi::ROUTES {
+        let uri = path
+            .replace("{version}", "1")
+            .replace("{name}", "model.json");
+        let request = match method {
+            "GET" => test::TestRequest::get(),
+            _ => test::TestRequest::post(),
+        }
+        .uri(&uri)
+        .insert_header(("Authorization", "Bearer ops-key"))
+        .insert_header(("Content-Type", "application/json"))
+        .set_payload(body.clone())
+        .to_request();
+        let response = test::call_service(&app, request).await;
+        assert_eq!(response.status().as_u16(), 413, "{method} {uri}");
+        let answer: Value = serde_json::from_slice(&test::read_body(response).await).unwrap();
+        assert!(answer["error"].is_string(), "{method} {uri}: {answer}");
+    }
+    // Refused before any handler ran: no retrain, no audit entry.
+    assert!(runtime.store.models().await.unwrap().is_empty());
+    let filter = vigil_actors::store::AuditFilter {
+        action: None,
+        key_id: None,
+        target: None,
+        limit: 10,
+    };
+    assert!(runtime.store.audit_log(&filter).await.unwrap().is_empty());
+}
+
+#[actix_rt::test]
 async fn the_document_marks_every_protected_read_with_the_key_and_its_401() {
     let dir = tempfile::tempdir().unwrap();
     let runtime = started_runtime(&dir).await;

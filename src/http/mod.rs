@@ -3,6 +3,7 @@
 mod alerts;
 mod audit;
 mod auth;
+mod body_limit;
 mod drift;
 mod drift_report;
 mod error;
@@ -85,6 +86,7 @@ pub fn configure(state: AppState, max_body_bytes: usize) -> impl FnOnce(&mut web
             .app_data(web::Data::new(openapi::Docs::new(&document)))
             .app_data(web::Data::new(route_table))
             .app_data(error::json_config(max_body_bytes))
+            .app_data(web::Data::new(body_limit::BodyLimit(max_body_bytes)))
             .app_data(error::query_config())
             .app_data(error::path_config())
             .service(
@@ -92,6 +94,7 @@ pub fn configure(state: AppState, max_body_bytes: usize) -> impl FnOnce(&mut web
                     .wrap(actix_web::middleware::from_fn(
                         read_access::require_key_for_reads,
                     ))
+                    .wrap(actix_web::middleware::from_fn(body_limit::refuse_oversized))
                     .configure(|scope| routes(&mut ServiceConfig::new(scope))),
             )
             .default_service(web::to(error::not_found));

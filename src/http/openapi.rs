@@ -9,6 +9,7 @@ use actix_web::{App, HttpResponse, get, web};
 use utoipa::openapi::OpenApi as Document;
 use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{RefOr, Response};
 use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::AppExt;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -62,7 +63,7 @@ impl Modify for BearerKey {
 }
 
 /// The document of the routes `routes` registers, true for a server with
-/// `keys`. Without any key the admin endpoints are open: their security
+/// `keys` (and, on every operation, the 413 of `body_limit`). Without any key the admin endpoints are open: their security
 /// requirement and 401 response are dropped. With protected reads every
 /// other endpoint but the open ones requires a key too, with the same 401.
 pub fn document(routes: fn(&mut ServiceConfig), keys: &ApiKeys) -> Document {
@@ -83,7 +84,30 @@ pub fn document(routes: fn(&mut ServiceConfig), keys: &ApiKeys) -> Document {
     } else if keys.protects_reads() {
         protect_reads(&mut doc);
     }
+    document_body_limit(&mut doc);
     doc
+}
+
+/// Every endpoint refuses a body above `http.max_body_bytes` with 413
+/// (`body_limit`), not only those that read one.
+fn document_body_limit(doc: &mut Document) {
+    let too_large = documented_response(doc, "413");
+    for operation in operations(doc) {
+        operation
+            .responses
+            .responses
+            .entry("413".to_owned())
+            .or_insert_with(|| too_large.clone());
+    }
+}
+
+/// The response `status` of the first operation that documents it (the
+/// admin endpoints document 401, those that read a body 413), to copy onto
+/// the operations that answer it too.
+fn documented_response(doc: &mut Document, status: &str) -> RefOr<Response> {
+    operations(doc)
+        .find_map(|operation| operation.responses.responses.get(status).cloned())
+        .unwrap_or_else(|| panic!("no operation documents a {status} response"))
 }
 
 /// Every operation of the document.
@@ -107,9 +131,7 @@ fn item_operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> 
 /// Adds the admin endpoints' requirement and 401 to every operation but
 /// those `read_access` leaves open.
 fn protect_reads(doc: &mut Document) {
-    let unauthorized = operations(doc)
-        .find_map(|operation| operation.responses.responses.get("401").cloned())
-        .expect("admin endpoints document their 401");
+    let unauthorized = documented_response(doc, "401");
     for (path, item) in doc.paths.paths.iter_mut() {
         if OPEN_PATHS.contains(&path.as_str()) {
             continue;

@@ -7,6 +7,31 @@
 
 use serde_json::Value;
 
+/// Every route the app serves, as the document names it. A route added to
+/// the app (which only takes documented handlers) must be added here.
+pub const ROUTES: [(&str, &str); 20] = [
+    ("GET", "/health"),
+    ("GET", "/health/actors"),
+    ("GET", "/metrics"),
+    ("POST", "/score"),
+    ("GET", "/models"),
+    ("POST", "/models/retrain"),
+    ("GET", "/models/{version}"),
+    ("GET", "/models/{version}/artifacts/{name}"),
+    ("POST", "/models/{version}/promote"),
+    ("GET", "/alerts"),
+    ("POST", "/labels"),
+    ("GET", "/drift/status"),
+    ("POST", "/drift/run"),
+    ("GET", "/drift/run"),
+    ("GET", "/drift/report"),
+    ("GET", "/drift/stats"),
+    ("GET", "/drift/history"),
+    ("GET", "/audit"),
+    ("GET", "/openapi.json"),
+    ("GET", "/docs"),
+];
+
 /// The operation `method` (`get`, `post`…) on the document path `path`.
 pub fn operation<'a>(doc: &'a Value, method: &str, path: &str) -> &'a Value {
     let op = &doc["paths"][path][method.to_lowercase()];
