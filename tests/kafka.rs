@@ -481,24 +481,28 @@ async fn the_broker_partitions_keys_as_partition_for_computes() {
     }
 }
 
-/// `/health` turns 503 while the broker is down and recovers by itself
-/// once it is back, on a broker of this test's own (the shared one stays
-/// up for the other tests).
-#[actix_rt::test]
-async fn health_follows_the_broker_down_and_back_up() {
-    if brokers().is_none() {
-        return;
-    }
-    let broker_dir = tempfile::tempdir().unwrap();
-    let port = {
+/// A broker of a test's own, to stop and start (`scripts/kafka-broker`);
+/// the shared one stays up for the other tests. Its data survive a stop.
+struct OwnBroker {
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl OwnBroker {
+    fn new() -> OwnBroker {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
-    let broker = |action: &str| {
+        OwnBroker {
+            dir: tempfile::tempdir().unwrap(),
+            port: listener.local_addr().unwrap().port(),
+        }
+    }
+
+    /// `start` (answers the broker's address) or `stop`.
+    fn run(&self, action: &str) -> String {
         let mut command = std::process::Command::new("scripts/kafka-broker");
-        command.arg(action).arg(broker_dir.path());
+        command.arg(action).arg(self.dir.path());
         if action == "start" {
-            command.arg(port.to_string());
+            command.arg(self.port.to_string());
         }
         let output = command.output().unwrap();
         assert!(
@@ -507,7 +511,28 @@ async fn health_follows_the_broker_down_and_back_up() {
             String::from_utf8_lossy(&output.stderr)
         );
         String::from_utf8(output.stdout).unwrap().trim().to_owned()
-    };
+    }
+}
+
+impl Drop for OwnBroker {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("scripts/kafka-broker")
+            .arg("stop")
+            .arg(self.dir.path())
+            .output();
+    }
+}
+
+/// `/health` turns 503 while the broker is down and recovers by itself
+/// once it is back, on a broker of this test's own (the shared one stays
+/// up for the other tests).
+#[actix_rt::test]
+async fn health_follows_the_broker_down_and_back_up() {
+    if brokers().is_none() {
+        return;
+    }
+    let own = OwnBroker::new();
+    let broker = |action: &str| own.run(action);
     let brokers = broker("start");
     let dir = tempfile::tempdir().unwrap();
     let kafka = isolated(&brokers, 1);
@@ -549,4 +574,82 @@ async fn health_follows_the_broker_down_and_back_up() {
     broker("start");
     wait_until("healthy again", Duration::from_secs(60), healthy).await;
     broker("stop");
+}
+
+/// The broker stopped for 30 seconds while the synthetic producer streams
+/// through it: production pauses (the producer retries the batch the
+/// broker did not take instead of dropping it), health reports the
+/// outage, and once the broker is back every event is stored and
+/// featurized exactly once.
+#[actix_rt::test]
+async fn a_broker_outage_pauses_the_stream_and_loses_nothing() {
+    if brokers().is_none() {
+        return;
+    }
+    let own = OwnBroker::new();
+    let brokers = own.run("start");
+    let dir = tempfile::tempdir().unwrap();
+    let kafka = isolated(&brokers, 2);
+    let mut config = on_kafka(common::runtime_config(&sqlite_url(&dir)), &kafka);
+    config.producer.rate = 300.0;
+    let mut runtime = Runtime::start(config).await.unwrap();
+    runtime.ready().await.unwrap();
+    let metrics = runtime.metrics.clone();
+    let produced = move || metrics.transactions_produced.get();
+    let at_least = |n: u64| {
+        let produced = produced.clone();
+        move || {
+            let produced = produced.clone();
+            async move { produced() >= n }
+        }
+    };
+    wait_until(
+        "events before the outage",
+        Duration::from_secs(60),
+        at_least(600),
+    )
+    .await;
+
+    own.run("stop");
+    let stopped = std::time::Instant::now();
+    let (store, registry) = (runtime.store.clone(), runtime.health.clone());
+    // Batches in flight when the broker went away may still be counted.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let early = produced();
+    let mut reported = false;
+    while stopped.elapsed() < Duration::from_secs(30) {
+        let report = vigil_actors::health::report(&store, &registry).await;
+        reported |= !report.healthy;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    assert!(reported, "health never reported the broker outage");
+    let during = produced() - early;
+    assert!(
+        during == 0,
+        "{during} events counted as produced while the broker was down"
+    );
+
+    own.run("start");
+    let resumed = produced() + 1_000;
+    wait_until(
+        "the stream to resume",
+        Duration::from_secs(120),
+        at_least(resumed),
+    )
+    .await;
+    runtime.stop_producer().await;
+    let total = produced();
+    wait_until("every event consumed", Duration::from_secs(120), || {
+        let store = store.clone();
+        async move {
+            let c = counts(&store).await;
+            c.raw >= total && c.features >= total
+        }
+    })
+    .await;
+    // A little longer, to catch duplicates that arrive late.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let c = counts(&store).await;
+    assert_eq!((c.raw, c.features), (total, total));
+    assert!(store.dead_letters().await.unwrap().is_empty());
 }

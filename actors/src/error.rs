@@ -10,6 +10,10 @@ pub enum ActorError {
     /// retried until the store is back instead of being dead-lettered.
     #[error("store unavailable: {0}")]
     StoreUnavailable(String),
+    /// The message bus (the Kafka broker) did not take a message in time;
+    /// the message is fine, so it is retried until the bus is back.
+    #[error("bus unavailable: {0}")]
+    BusUnavailable(String),
     /// The store refused the operation.
     #[error("store error: {0}")]
     Store(String),
@@ -28,7 +32,10 @@ impl ActorError {
     /// Transient failures are retried without limit (with backoff); the
     /// others are retried once and then dead-lettered.
     pub fn is_transient(&self) -> bool {
-        matches!(self, ActorError::StoreUnavailable(_))
+        matches!(
+            self,
+            ActorError::StoreUnavailable(_) | ActorError::BusUnavailable(_)
+        )
     }
 }
 
@@ -49,4 +56,9 @@ impl From<DbErr> for ActorError {
 pub struct Undelivered {
     pub actor: &'static str,
     pub reason: String,
+    /// The bus could not take the message for now (a broker out of
+    /// reach): sending it again later may succeed. False when a consumer
+    /// dead-lettered it.
+    #[serde(skip)]
+    pub transient: bool,
 }

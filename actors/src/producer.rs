@@ -18,7 +18,7 @@ use vigil_core::synth::{Generator, SynthConfig, SynthEvent};
 use vigil_core::{Label, Transaction};
 
 use crate::bus::Bus;
-use crate::error::ActorError;
+use crate::error::{ActorError, Undelivered};
 use crate::messages::{Backfill, BackfillReport, EventSource, LabelBatch, Tick, TransactionBatch};
 use crate::metrics::Metrics;
 use crate::supervisor::{Factory, Handles, Worker};
@@ -196,7 +196,9 @@ impl Producer {
                 return Ok(produced);
             }
             let watermark = Watermark::advance(self.position().watermark, &batch);
-            let counts = self.publish(batch).await;
+            // On a transient failure the watermark stays: the restarted
+            // producer regenerates and republishes this batch.
+            let counts = self.publish(batch).await?;
             produced.0 += counts.0;
             produced.1 += counts.1;
             let mut position = self.position();
@@ -208,37 +210,55 @@ impl Producer {
     }
 
     /// Publishes one batch. A batch the bus rejects was dead-lettered by
-    /// its consumer (not lost); it is counted as a producer error.
-    async fn publish(&self, batch: EventBatch) -> (u64, u64) {
+    /// its consumer (not lost); it is counted as a producer error. A bus
+    /// out of reach (a Kafka broker down) is an error, so the supervisor
+    /// restarts the producer from its watermark and the batch is sent
+    /// again until the bus takes it: generation pauses meanwhile, and
+    /// nothing is dropped. The counters move only once the whole batch is
+    /// taken, so a batch sent twice is counted once.
+    async fn publish(&self, batch: EventBatch) -> Result<(u64, u64), ActorError> {
         let n_tx = batch.transactions.len() as u64;
         let n_labels = batch.labels.len() as u64;
+        let mut tx_delivered = true;
         if n_tx > 0 {
             let message = TransactionBatch {
                 source: EventSource::Producer,
                 transactions: batch.transactions,
                 original_ids: Vec::new(),
             };
-            match self.bus.publish(message).await {
-                Ok(()) => self.metrics.transactions_produced.inc_by(n_tx),
-                Err(undelivered) => {
-                    tracing::error!(%undelivered, "transaction batch not delivered");
-                    self.metrics.producer_errors.inc_by(n_tx);
-                }
-            }
+            tx_delivered = delivered(self.bus.publish(message).await, "transaction batch")?;
         }
+        let mut labels_delivered = true;
         if n_labels > 0 {
-            match self
-                .bus
-                .publish_labels(LabelBatch {
-                    labels: batch.labels,
-                })
-                .await
-            {
-                Ok(()) => self.metrics.labels_produced.inc_by(n_labels),
-                Err(undelivered) => tracing::error!(%undelivered, "label batch not delivered"),
-            }
+            let message = LabelBatch {
+                labels: batch.labels,
+            };
+            labels_delivered = delivered(self.bus.publish_labels(message).await, "label batch")?;
         }
-        (n_tx, n_labels)
+        if tx_delivered {
+            self.metrics.transactions_produced.inc_by(n_tx);
+        } else {
+            self.metrics.producer_errors.inc_by(n_tx);
+        }
+        if labels_delivered {
+            self.metrics.labels_produced.inc_by(n_labels);
+        }
+        Ok((n_tx, n_labels))
+    }
+}
+
+/// Whether the bus took a message: an error when it could not for now
+/// (retried), false when a consumer dead-lettered it (logged).
+fn delivered(sent: Result<(), Undelivered>, what: &str) -> Result<bool, ActorError> {
+    match sent {
+        Ok(()) => Ok(true),
+        Err(undelivered) if undelivered.transient => {
+            Err(ActorError::BusUnavailable(undelivered.reason))
+        }
+        Err(undelivered) => {
+            tracing::error!(%undelivered, "{what} not delivered");
+            Ok(false)
+        }
     }
 }
 

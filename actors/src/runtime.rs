@@ -284,6 +284,7 @@ impl Runtime {
             Err(Undelivered {
                 actor: "producer",
                 reason: format!("backfill task failed: {e}"),
+                transient: false,
             })
         }))
     }

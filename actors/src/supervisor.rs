@@ -209,6 +209,7 @@ where
                 Err(Undelivered {
                     actor: self.health.name(),
                     reason: format!("mailbox unavailable: {err}"),
+                    transient: false,
                 })
             }
         }
@@ -303,6 +304,7 @@ impl<W: Worker> Care<W> {
                 let undelivered = Undelivered {
                     actor: W::NAME,
                     reason: error.to_string(),
+                    transient: false,
                 };
                 return (worker, Err(undelivered));
             }

@@ -16,6 +16,29 @@ use crate::error::Undelivered;
 use crate::messages::{LabelBatch, TransactionBatch};
 use crate::metrics::Metrics;
 
+/// Whether a send failed only because no broker took it in time (out of
+/// reach, restarting, overloaded), so that the same message may be taken
+/// later, as opposed to one the broker refuses (too large, not
+/// authorised).
+fn broker_unavailable(error: &rdkafka::error::KafkaError) -> bool {
+    use rdkafka::error::RDKafkaErrorCode as Code;
+    matches!(
+        error.rdkafka_error_code(),
+        Some(
+            Code::MessageTimedOut
+                | Code::QueueFull
+                | Code::AllBrokersDown
+                | Code::BrokerTransportFailure
+                | Code::RequestTimedOut
+                | Code::LeaderNotAvailable
+                | Code::NotLeaderForPartition
+                | Code::NotEnoughReplicas
+                | Code::NotEnoughReplicasAfterAppend
+                | Code::NetworkException
+        )
+    )
+}
+
 /// The producing side of the Kafka bus.
 #[derive(Clone)]
 pub struct KafkaPublisher {
@@ -104,6 +127,7 @@ impl KafkaPublisher {
             let payload = serde_json::to_vec(value).map_err(|e| Undelivered {
                 actor: "kafka",
                 reason: format!("cannot encode a message: {e}"),
+                transient: false,
             })?;
             payloads.push((key, payload));
         }
@@ -126,6 +150,7 @@ impl KafkaPublisher {
                     failures.len(),
                     payloads.len()
                 ),
+                transient: failures.iter().all(|(e, _)| broker_unavailable(e)),
             });
         }
         Ok(())
