@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use actix_web::{App, HttpServer};
 use vigil_actors::alerter::WebhookSettings;
-use vigil_actors::bus::kafka::KafkaSettings;
+use vigil_actors::bus::kafka::{KafkaSettings, Topics};
 use vigil_actors::drift_checker::DriftSettings;
 use vigil_actors::health::RestartBudget;
 use vigil_actors::producer::ProducerSettings;
@@ -106,6 +106,11 @@ fn kafka_settings(config: &Config) -> Option<KafkaSettings> {
         partitions: k.partitions,
         replication: k.replication,
         batch_size: k.batch_size,
+        topics: Topics {
+            transactions: k.transactions_topic.clone(),
+            labels: k.labels_topic.clone(),
+        },
+        group_prefix: k.group_prefix.clone(),
         ..KafkaSettings::new(brokers.clone())
     })
 }

@@ -107,6 +107,13 @@ pub struct KafkaConfig {
     pub replication: i32,
     /// Most messages a consumer hands to its actors at once.
     pub batch_size: usize,
+    /// Topic of the transactions (its dead letters: `<topic>.dlq`).
+    pub transactions_topic: String,
+    /// Topic of the labels (its dead letters: `<topic>.dlq`).
+    pub labels_topic: String,
+    /// Consumer groups are `<prefix>-raw` and `<prefix>-features`: two
+    /// deployments sharing a cluster need different prefixes and topics.
+    pub group_prefix: String,
 }
 
 impl Default for KafkaConfig {
@@ -117,6 +124,9 @@ impl Default for KafkaConfig {
             partitions: defaults.partitions,
             replication: defaults.replication,
             batch_size: defaults.batch_size,
+            transactions_topic: defaults.topics.transactions,
+            labels_topic: defaults.topics.labels,
+            group_prefix: defaults.group_prefix,
         }
     }
 }
@@ -495,6 +505,21 @@ impl Config {
         }
         if k.batch_size == 0 {
             return Err(invalid("kafka.batch_size", "must be at least 1"));
+        }
+        for (key, name) in [
+            ("kafka.transactions_topic", &k.transactions_topic),
+            ("kafka.labels_topic", &k.labels_topic),
+            ("kafka.group_prefix", &k.group_prefix),
+        ] {
+            if name.trim().is_empty() {
+                return Err(invalid(key, "must not be empty"));
+            }
+        }
+        if k.transactions_topic == k.labels_topic {
+            return Err(invalid(
+                "kafka.labels_topic",
+                "must differ from kafka.transactions_topic",
+            ));
         }
         Ok(())
     }

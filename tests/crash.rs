@@ -1,7 +1,9 @@
 //! `vigil serve` killed with SIGKILL in the middle of a stream, seven
-//! times (embedded SQLite): after the last restart every stored event has
-//! its features and, once a model serves, its score, each exactly once,
-//! and the features equal the offline rebuild.
+//! times, embedded (SQLite, in-process bus) and distributed (Kafka +
+//! PostgreSQL): after the last restart every stored event has its features
+//! and, once a model serves, its score, each exactly once, and the features
+//! equal the offline rebuild (embedded; on Kafka the difference is reported,
+//! see the README's known gap).
 
 mod common;
 
@@ -12,6 +14,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::TestDatabase;
 use sea_orm::{ColumnTrait, ConnectionTrait, Database, EntityTrait, PaginatorTrait, QueryFilter};
 use vigil::config::Config;
 use vigil_actors::store::entity::transaction_feature;
@@ -100,6 +103,16 @@ fn metric(port: u16, name: &str) -> Option<f64> {
         .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
 }
 
+/// The summed consumer lag of every group and partition, once reported.
+fn consumer_lag(metrics: &str) -> Option<f64> {
+    let lags: Vec<f64> = metrics
+        .lines()
+        .filter(|l| l.starts_with("fraud_consumer_lag{"))
+        .filter_map(|l| l.rsplit_once(' ')?.1.parse().ok())
+        .collect();
+    (!lags.is_empty()).then(|| lags.iter().sum())
+}
+
 fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
     while !done() {
@@ -123,9 +136,47 @@ async fn count(url: &str, sql: &str) -> i64 {
 }
 
 #[actix_rt::test]
-async fn sigkill_in_the_middle_of_a_stream_loses_and_duplicates_nothing() {
+async fn sigkill_embedded_loses_and_duplicates_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("vigil.toml"), CONFIG).unwrap();
+    // `vigil serve` runs in `dir`: its store is in the default ./data.
+    let url = sqlite_url(&dir.path().join("data"));
+    kill_seven_times(&dir, CONFIG, &url, false).await;
+}
+
+#[actix_rt::test]
+async fn sigkill_on_kafka_and_postgres_loses_and_duplicates_nothing() {
+    let Ok(brokers) = std::env::var("KAFKA_TEST_BROKERS") else {
+        eprintln!(
+            "KAFKA_TEST_BROKERS is not set: start a broker with scripts/kafka-broker (as .ci/run does) to run this test"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let database = TestDatabase::create().await;
+    // Topics and groups of their own: the broker is shared with other tests.
+    let id = &uuid::Uuid::new_v4().simple().to_string()[..10];
+    let config = format!(
+        r#"{CONFIG}
+[database]
+url = "{url}"
+[kafka]
+brokers = "{brokers}"
+partitions = 3
+transactions_topic = "crash-tx-{id}"
+labels_topic = "crash-labels-{id}"
+group_prefix = "crash-{id}"
+"#,
+        url = database.url
+    );
+    kill_seven_times(&dir, &config, &database.url, true).await;
+    database.drop_database().await;
+}
+
+/// Starts `vigil serve` in `dir` with `config`, kills it seven times in the
+/// middle of the stream, lets a last start finish what was in flight, then
+/// checks the store at `url`. `on_kafka`: the events travel through Kafka.
+async fn kill_seven_times(dir: &tempfile::TempDir, config: &str, url: &str, on_kafka: bool) {
+    std::fs::write(dir.path().join("vigil.toml"), config).unwrap();
     let port = free_port();
 
     // First start: backfill, start-up model, then the live stream.
@@ -153,33 +204,50 @@ async fn sigkill_in_the_middle_of_a_stream_loses_and_duplicates_nothing() {
     }
 
     // A last start, without live traffic, finishes what the kill left in
-    // flight before it serves.
+    // flight: embedded before it serves, on Kafka by consuming what is
+    // left on the topics (until every partition's lag is 0).
     let child = start(dir.path(), port, 0.0);
     wait_for("the last start", Duration::from_secs(120), || {
         http_get(port, "/health").is_some()
     });
+    if on_kafka {
+        // The lag is reported per group and may read 0 before a group has
+        // fetched: also wait until every stored event has its features.
+        let deadline = Instant::now() + Duration::from_secs(180);
+        loop {
+            let lag = http_get(port, "/metrics").and_then(|m| consumer_lag(&m));
+            let raw = count(url, "SELECT COUNT(*) FROM raw_events").await;
+            let features = count(url, "SELECT COUNT(*) FROM transaction_features").await;
+            if lag == Some(0.0) && raw == features {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "topics not consumed: lag {lag:?}, {raw} raw events, {features} featurized"
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
     sigkill(child);
 
-    // `vigil serve` ran in `dir`: its store is in the default ./data.
-    let url = sqlite_url(&dir.path().join("data"));
-    let raw = count(&url, "SELECT COUNT(*) FROM raw_events").await;
-    let features = count(&url, "SELECT COUNT(*) FROM transaction_features").await;
+    let raw = count(url, "SELECT COUNT(*) FROM raw_events").await;
+    let features = count(url, "SELECT COUNT(*) FROM transaction_features").await;
     assert_eq!(raw, features, "every stored event has its features, once");
-    let store = Store::open(&url).await.unwrap();
+    let store = Store::open(url).await.unwrap();
     let first = store
         .first_promotion()
         .await
         .unwrap()
         .expect("a promoted model");
     assert!(store.unscored_since(first).await.unwrap().is_empty());
-    let db = Database::connect(&url).await.unwrap();
+    let db = Database::connect(url).await.unwrap();
     let live = transaction_feature::Entity::find()
         .filter(transaction_feature::Column::ComputedAt.gte(first))
         .count(&db)
         .await
         .unwrap() as i64;
-    let scores = count(&url, "SELECT COUNT(*) FROM scores").await;
-    let distinct = count(&url, "SELECT COUNT(DISTINCT transaction_id) FROM scores").await;
+    let scores = count(url, "SELECT COUNT(*) FROM scores").await;
+    let distinct = count(url, "SELECT COUNT(DISTINCT transaction_id) FROM scores").await;
     assert_eq!(scores, distinct, "no transaction scored twice");
     assert!(
         scores >= live && live > 1000,
@@ -187,6 +255,50 @@ async fn sigkill_in_the_middle_of_a_stream_loses_and_duplicates_nothing() {
     );
 
     // Features equal what the offline path computes from the stored events.
+    let differing = differing_from_offline(dir, &store).await;
+    if on_kafka {
+        // Known gap (README, "Running on Kafka"): partitions consumed
+        // unevenly make a lagging partition's events "late" for the
+        // shared feature state; reported here, not asserted.
+        let mut by_feature: std::collections::BTreeMap<&str, usize> = Default::default();
+        for d in &differing {
+            *by_feature.entry(d.feature).or_default() += 1;
+        }
+        eprintln!(
+            "{} of {raw} transactions differ from the offline rebuild; first differing feature: {by_feature:?}",
+            differing.len(),
+        );
+    } else {
+        let first: Vec<String> = differing.iter().take(5).map(|d| d.to_string()).collect();
+        assert!(
+            differing.is_empty(),
+            "{} differ: {first:?}",
+            differing.len()
+        );
+    }
+}
+
+/// A transaction whose stored features differ from the offline rebuild:
+/// its first differing feature.
+#[derive(Debug)]
+struct Difference {
+    transaction: uuid::Uuid,
+    feature: &'static str,
+    online: f64,
+    offline: f64,
+}
+
+impl std::fmt::Display for Difference {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "transaction {}: {} online {} offline {}",
+            self.transaction, self.feature, self.online, self.offline
+        )
+    }
+}
+
+async fn differing_from_offline(dir: &tempfile::TempDir, store: &Store) -> Vec<Difference> {
     let config = Config::load(Some(&dir.path().join("vigil.toml")), serde_json::json!({})).unwrap();
     let feature_config = vigil::app::runtime_config(&config).features;
     let history = store.history(None, HistoryScope::All).await.unwrap();
@@ -195,18 +307,17 @@ async fn sigkill_in_the_middle_of_a_stream_loses_and_duplicates_nothing() {
         .collect();
     let online = store.feature_rows().await.unwrap();
     assert_eq!(online.len(), offline.len());
-    for (id, features) in &online {
-        for (i, (got, want)) in features
-            .to_array()
-            .iter()
-            .zip(offline[id].to_array())
-            .enumerate()
-        {
-            assert!(
-                got == &want,
-                "transaction {id}: {} online {got} offline {want}",
-                FEATURE_NAMES[i]
-            );
-        }
-    }
+    online
+        .iter()
+        .filter_map(|(id, features)| {
+            let (got, want) = (features.to_array(), offline[id].to_array());
+            let i = got.iter().zip(want).position(|(g, w)| *g != w)?;
+            Some(Difference {
+                transaction: *id,
+                feature: FEATURE_NAMES[i],
+                online: got[i],
+                offline: want[i],
+            })
+        })
+        .collect()
 }
