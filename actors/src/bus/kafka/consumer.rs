@@ -20,6 +20,7 @@ use tokio::time::Instant;
 use vigil_core::{Label, Transaction};
 
 use super::context::{Assignment, VigilContext};
+use super::event_time::EventTimeMerge;
 use super::publisher::KafkaPublisher;
 use super::status::KafkaStatus;
 use super::wire::{decode_label, decode_transaction};
@@ -143,12 +144,15 @@ impl Drop for KafkaConsumer {
 }
 
 /// One message, copied out of librdkafka's buffer.
-struct Received {
-    topic: String,
-    partition: i32,
-    offset: i64,
-    key: Option<Vec<u8>>,
-    payload: Vec<u8>,
+#[derive(Debug)]
+pub(super) struct Received {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    /// Event time: the record's timestamp, in ms since the epoch.
+    pub time: i64,
+    pub key: Option<Vec<u8>>,
+    pub payload: Vec<u8>,
 }
 
 async fn run(
@@ -156,10 +160,21 @@ async fn run(
     p: Pipeline,
     mut stopped: watch::Receiver<bool>,
 ) {
+    // The features group's state spans its partitions: it gets their
+    // messages in event time (event_time.rs). The raw group's writes do
+    // not depend on order.
+    let mut merge =
+        (p.role == ConsumerRole::Features).then(|| EventTimeMerge::new(&p.topics.labels));
     loop {
+        // While messages wait for a partition, look again soon even if
+        // nothing arrives: that partition may fall silent.
+        let wait = match &merge {
+            Some(merge) if !merge.is_empty() => Some(Duration::from_millis(200)),
+            _ => None,
+        };
         let mut batch = tokio::select! {
             _ = stopped.changed() => return,
-            batch = next_batch(&consumer, p.batch_size, p.batch_linger) => batch,
+            batch = next_batch(&consumer, p.batch_size, p.batch_linger, wait) => batch,
         };
         let changes = consumer.context().take_assignments();
         if !changes.is_empty() {
@@ -168,25 +183,56 @@ async fn run(
             // owner now, which resumes from the committed offset.
             let owned = assigned(&consumer);
             batch.retain(|m| owned.contains(&(m.topic.clone(), m.partition)));
+            if let Some(merge) = merge.as_mut() {
+                merge.assign(&owned, Instant::now());
+            }
         }
+        let batch = match merge.as_mut() {
+            Some(merge) => {
+                merge.push(batch, Instant::now());
+                let lag = p.services.status.lag_of(&p.group);
+                merge.release(
+                    |topic, partition| lag.get(&(topic.to_owned(), partition)).copied(),
+                    Instant::now(),
+                )
+            }
+            None => batch,
+        };
         if batch.is_empty() {
             continue;
         }
-        if !p.deliver(&batch, &mut stopped).await {
-            return;
+        // In the merged order a label must reach the state before the later
+        // transactions it counts for: one delivery per run of one topic.
+        let runs: Vec<&[Received]> = match merge {
+            Some(_) => batch.chunk_by(|a, b| a.topic == b.topic).collect(),
+            None => vec![&batch],
+        };
+        for run in runs {
+            if !p.deliver(run, &mut stopped).await {
+                return;
+            }
         }
         commit(&consumer, &batch);
     }
 }
 
-/// Waits for one message, then takes what arrives within the linger time.
+/// Waits for one message (at most `wait`, when given), then takes what
+/// arrives within the linger time.
 async fn next_batch(
     consumer: &StreamConsumer<VigilContext>,
     max: usize,
     linger: Duration,
+    wait: Option<Duration>,
 ) -> Vec<Received> {
     let mut batch = Vec::new();
-    match consumer.recv().await {
+    let first = match wait {
+        Some(wait) => match tokio::time::timeout(wait, consumer.recv()).await {
+            Ok(received) => received,
+            Err(_) => return batch,
+        },
+        None => consumer.recv().await,
+    };
+    match first {
         Ok(m) => batch.push(copy(&m)),
         Err(e) => {
             tracing::warn!(error = %e, "kafka receive failed");
@@ -213,6 +259,8 @@ fn copy(m: &rdkafka::message::BorrowedMessage<'_>) -> Received {
         topic: m.topic().to_owned(),
         partition: m.partition(),
         offset: m.offset(),
+        // No timestamp: released at once, as before the merge.
+        time: m.timestamp().to_millis().unwrap_or(i64::MIN),
         key: m.key().map(<[u8]>::to_vec),
         payload: m.payload().map(<[u8]>::to_vec).unwrap_or_default(),
     }

@@ -14,6 +14,7 @@
 
 mod consumer;
 mod context;
+mod event_time;
 mod partitioner;
 mod publisher;
 mod status;

@@ -74,7 +74,10 @@ impl KafkaPublisher {
 
     /// Publishes every transaction, keyed by `user_id`.
     pub async fn publish(&self, batch: &TransactionBatch) -> Result<(), Undelivered> {
-        let records = batch.transactions.iter().map(|t| (t.user_id.as_str(), t));
+        let records = batch
+            .transactions
+            .iter()
+            .map(|t| (t.user_id.as_str(), t, t.timestamp.timestamp_millis()));
         self.send_all(&self.topics.transactions, records).await
     }
 
@@ -85,7 +88,10 @@ impl KafkaPublisher {
             .iter()
             .map(|l| l.transaction_id.to_string())
             .collect();
-        let records = keys.iter().map(String::as_str).zip(&batch.labels);
+        let records = keys
+            .iter()
+            .zip(&batch.labels)
+            .map(|(key, l)| (key.as_str(), l, l.labeled_at.timestamp_millis()));
         self.send_all(&self.topics.labels, records).await
     }
 
@@ -120,19 +126,24 @@ impl KafkaPublisher {
     async fn send_all<'a, T: Serialize + 'a>(
         &self,
         topic: &str,
-        records: impl Iterator<Item = (&'a str, &'a T)>,
+        records: impl Iterator<Item = (&'a str, &'a T, i64)>,
     ) -> Result<(), Undelivered> {
         let mut payloads = Vec::new();
-        for (key, value) in records {
+        for (key, value, time) in records {
             let payload = serde_json::to_vec(value).map_err(|e| Undelivered {
                 actor: "kafka",
                 reason: format!("cannot encode a message: {e}"),
                 transient: false,
             })?;
-            payloads.push((key, payload));
+            payloads.push((key, payload, time));
         }
-        let sends = payloads.iter().map(|(key, payload)| {
-            let record = FutureRecord::to(topic).key(*key).payload(payload);
+        let sends = payloads.iter().map(|(key, payload, time)| {
+            // The record's timestamp is the event time: the feature
+            // consumer merges partitions by it (event_time.rs).
+            let record = FutureRecord::to(topic)
+                .key(*key)
+                .payload(payload)
+                .timestamp(*time);
             // Waits up to 5 s for room in librdkafka's queue (backpressure).
             self.producer.send(record, Duration::from_secs(5))
         });

@@ -75,6 +75,16 @@ impl KafkaStatus {
             .or_insert_with(|| (reason.to_owned(), Utc::now()));
     }
 
+    /// The last reported lag of each partition `group` owns.
+    pub fn lag_of(&self, group: &str) -> BTreeMap<(String, i32), i64> {
+        self.inner()
+            .lag
+            .iter()
+            .filter(|((g, _, _), _)| g == group)
+            .map(|((_, topic, partition), lag)| ((topic.clone(), *partition), *lag))
+            .collect()
+    }
+
     /// Replaces what `group` reported: the lag of each partition it owns.
     /// Partitions it no longer owns disappear (another process reports them).
     pub fn group_lag(&self, group: &str, partitions: Vec<(String, i32, i64)>) {
