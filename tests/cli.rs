@@ -91,7 +91,12 @@ fn train_prints_the_metrics_table_and_logs_to_mlflow_when_configured() {
     let mut command = vigil(dir.path());
     command
         .args(["train", "--data-dir", "data"])
-        .env("VIGIL_FEATURES_LABEL_DELAY", "2days");
+        .env("VIGIL_FEATURES_LABEL_DELAY", "2days")
+        // The data depend on the start time and now and then miss the
+        // default gates (recall 0.2976 < 0.30 once): promotion is not
+        // what this test is about.
+        .env("VIGIL_MODEL_MIN_RECALL", "0")
+        .env("VIGIL_MODEL_MIN_PR_AUC", "0");
     if let Some(uri) = &mlflow {
         command.env("MLFLOW_TRACKING_URI", uri);
     }
