@@ -115,12 +115,7 @@ pub async fn rebuild_state(
     }
     order_history(&mut history);
     for event in &history {
-        match event {
-            HistoryEvent::Transaction(t) => {
-                state.process(t);
-            }
-            HistoryEvent::Label(l) => state.observe_label(l),
-        }
+        state.apply(event);
     }
     Ok(state)
 }

@@ -97,12 +97,7 @@ impl Engine {
             let mut history = store.featurized_history(newest - look_back);
             order_history(&mut history);
             for event in &history {
-                match event {
-                    HistoryEvent::Transaction(t) => {
-                        state.process(t);
-                    }
-                    HistoryEvent::Label(l) => state.observe_label(l),
-                }
+                state.apply(event);
             }
         }
         Engine { state }

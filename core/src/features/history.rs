@@ -52,10 +52,24 @@ pub fn compute_history(
     let mut state = FeatureState::new(config.clone());
     let mut out = Vec::with_capacity(events.len());
     for event in &events {
-        match event {
-            HistoryEvent::Transaction(t) => out.push((t.transaction_id, state.process(t))),
-            HistoryEvent::Label(l) => state.observe_label(l),
+        if let (Some(features), HistoryEvent::Transaction(t)) = (state.apply(event), event) {
+            out.push((t.transaction_id, features));
         }
     }
     out
+}
+
+impl FeatureState {
+    /// Feeds one history event to the state: a transaction's features, or
+    /// None for a label. The offline path and every rebuild of the online
+    /// state go through here.
+    pub fn apply(&mut self, event: &HistoryEvent) -> Option<FeatureVector> {
+        match event {
+            HistoryEvent::Transaction(t) => Some(self.process(t)),
+            HistoryEvent::Label(l) => {
+                self.observe_label(l);
+                None
+            }
+        }
+    }
 }

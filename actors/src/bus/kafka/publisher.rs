@@ -138,28 +138,24 @@ impl KafkaPublisher {
                 reason: format!("cannot encode a message: {e}"),
                 transient: false,
             })?;
-            payloads.push((key, payload, time));
+            payloads.push((key, payload, time.to_be_bytes()));
         }
-        let times: Vec<[u8; 8]> = payloads.iter().map(|(_, _, t)| t.to_be_bytes()).collect();
-        let sends = payloads
-            .iter()
-            .zip(&times)
-            .map(|((key, payload, _), time)| {
-                // The event time travels in a header: the feature consumer
-                // merges partitions by it (event_time.rs). Not as the record
-                // timestamp, which the broker's retention reads: a backfill's
-                // weeks-old events would be deleted before being consumed.
-                let headers = OwnedHeaders::new().insert(Header {
-                    key: EVENT_TIME_HEADER,
-                    value: Some(time.as_slice()),
-                });
-                let record = FutureRecord::to(topic)
-                    .key(*key)
-                    .payload(payload)
-                    .headers(headers);
-                // Waits up to 5 s for room in librdkafka's queue (backpressure).
-                self.producer.send(record, Duration::from_secs(5))
+        let sends = payloads.iter().map(|(key, payload, time)| {
+            // The event time travels in a header: the feature consumer
+            // merges partitions by it (event_time.rs). Not as the record
+            // timestamp, which the broker's retention reads: a backfill's
+            // weeks-old events would be deleted before being consumed.
+            let headers = OwnedHeaders::new().insert(Header {
+                key: EVENT_TIME_HEADER,
+                value: Some(time.as_slice()),
             });
+            let record = FutureRecord::to(topic)
+                .key(*key)
+                .payload(payload)
+                .headers(headers);
+            // Waits up to 5 s for room in librdkafka's queue (backpressure).
+            self.producer.send(record, Duration::from_secs(5))
+        });
         let failures: Vec<_> = join_all(sends)
             .await
             .into_iter()
