@@ -111,6 +111,8 @@ fn kafka_settings(config: &Config) -> Option<KafkaSettings> {
             labels: k.labels_topic.clone(),
         },
         group_prefix: k.group_prefix.clone(),
+        session_timeout: k.session_timeout,
+        instance_id: k.instance_id.clone(),
         ..KafkaSettings::new(brokers.clone())
     })
 }

@@ -114,6 +114,13 @@ pub struct KafkaConfig {
     /// Consumer groups are `<prefix>-raw` and `<prefix>-features`: two
     /// deployments sharing a cluster need different prefixes and topics.
     pub group_prefix: String,
+    /// A member whose heartbeats stop for this long loses its partitions.
+    #[serde(with = "humantime_serde")]
+    pub session_timeout: Duration,
+    /// Static group membership: a process restarted under the same id
+    /// takes its partitions back without a rebalance. Unique per process.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance_id: Option<String>,
 }
 
 impl Default for KafkaConfig {
@@ -127,6 +134,8 @@ impl Default for KafkaConfig {
             transactions_topic: defaults.topics.transactions,
             labels_topic: defaults.topics.labels,
             group_prefix: defaults.group_prefix,
+            session_timeout: defaults.session_timeout,
+            instance_id: defaults.instance_id,
         }
     }
 }
@@ -515,6 +524,22 @@ impl Config {
                 return Err(invalid(key, "must not be empty"));
             }
         }
+        if k.instance_id
+            .as_deref()
+            .is_some_and(|id| id.trim().is_empty())
+        {
+            return Err(invalid(
+                "kafka.instance_id",
+                "is empty; unset it for dynamic group membership",
+            ));
+        }
+        // The bounds of Kafka's group.min/max.session.timeout.ms defaults.
+        if !(Duration::from_secs(6)..=Duration::from_secs(300)).contains(&k.session_timeout) {
+            return Err(invalid(
+                "kafka.session_timeout",
+                "must be between 6s and 5m (the broker's usual bounds)",
+            ));
+        }
         if k.transactions_topic == k.labels_topic {
             return Err(invalid(
                 "kafka.labels_topic",
@@ -677,6 +702,9 @@ mod tests {
             jail.create_file("vigil.toml", "[supervisor]\nrestart_window = \"soon\"\n")?;
             let err = Config::load(None, serde_json::json!({})).unwrap_err();
             assert!(err.to_string().contains("restart_window"), "{err}");
+            jail.create_file("vigil.toml", "[kafka]\nsession_timeout = \"1s\"\n")?;
+            let err = Config::load(None, serde_json::json!({})).unwrap_err();
+            assert!(err.to_string().contains("kafka.session_timeout"), "{err}");
             Ok(())
         });
     }

@@ -97,15 +97,21 @@ impl KafkaConsumer {
         services: ConsumerServices,
     ) -> Result<Self, KafkaError> {
         let group = role.group(&settings.group_prefix);
-        let consumer: StreamConsumer<VigilContext> = settings
-            .client_config()
+        let mut config = settings.client_config();
+        if let Some(id) = &settings.instance_id {
+            config.set("group.instance.id", id);
+        }
+        let consumer: StreamConsumer<VigilContext> = config
             .set("group.id", &group)
             .set("enable.auto.commit", "false")
             .set("auto.offset.reset", "earliest")
             .set("enable.partition.eof", "false")
-            // A member that vanished is replaced after 6 s, not 45.
-            .set("session.timeout.ms", "6000")
-            .set("heartbeat.interval.ms", "1000")
+            .set("session.timeout.ms", millis(settings.session_timeout))
+            // Ten heartbeats per session: a few slow answers evict no one.
+            .set(
+                "heartbeat.interval.ms",
+                millis(settings.session_timeout / 10),
+            )
             .create_with_context(VigilContext::consumer(&group, services.status.clone()))
             .map_err(|e| KafkaError::new("cannot create a consumer", e))?;
         let topics = [
@@ -143,13 +149,18 @@ impl Drop for KafkaConsumer {
     }
 }
 
+fn millis(duration: Duration) -> String {
+    duration.as_millis().to_string()
+}
+
 /// One message, copied out of librdkafka's buffer.
 #[derive(Debug)]
 pub(super) struct Received {
     pub topic: String,
     pub partition: i32,
     pub offset: i64,
-    /// Event time: the record's timestamp, in ms since the epoch.
+    /// Event time in ms since the epoch: the `vigil-event-time` header,
+    /// else the record's timestamp.
     pub time: i64,
     pub key: Option<Vec<u8>>,
     pub payload: Vec<u8>,
@@ -185,16 +196,18 @@ async fn run(
             batch.retain(|m| owned.contains(&(m.topic.clone(), m.partition)));
             if let Some(merge) = merge.as_mut() {
                 merge.assign(&owned, Instant::now());
+                set_fetching(&consumer, &owned, true);
             }
         }
         let batch = match merge.as_mut() {
             Some(merge) => {
                 merge.push(batch, Instant::now());
-                let lag = p.services.status.lag_of(&p.group);
-                merge.release(
-                    |topic, partition| lag.get(&(topic.to_owned(), partition)).copied(),
-                    Instant::now(),
-                )
+                let reported = p.services.status.progress_of(&p.group);
+                let released = merge.release(&reported, Instant::now());
+                let flow = merge.flow_changes();
+                set_fetching(&consumer, &flow.pause, false);
+                set_fetching(&consumer, &flow.resume, true);
+                released
             }
             None => batch,
         };
@@ -291,6 +304,29 @@ fn assigned(consumer: &StreamConsumer<VigilContext>) -> BTreeSet<(String, i32)> 
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// Resumes (`fetch`) or pauses fetching from `partitions`.
+fn set_fetching<'a>(
+    consumer: &StreamConsumer<VigilContext>,
+    partitions: impl IntoIterator<Item = &'a (String, i32)>,
+    fetch: bool,
+) {
+    let mut list = TopicPartitionList::new();
+    for (topic, partition) in partitions {
+        list.add_partition(topic, *partition);
+    }
+    if list.count() == 0 {
+        return;
+    }
+    let result = if fetch {
+        consumer.resume(&list)
+    } else {
+        consumer.pause(&list)
+    };
+    if let Err(e) = result {
+        tracing::warn!(error = %e, fetch, "cannot pause or resume partitions");
+    }
 }
 
 /// Commits the offset after the last message of each partition in `batch`.

@@ -11,7 +11,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::types::RDKafkaErrorCode;
 use serde::Deserialize;
 
-use super::status::KafkaStatus;
+use super::status::{KafkaStatus, PartitionProgress};
 
 /// One client's context. `client` names it in health reports (the group
 /// for consumers, `producer` for the producer).
@@ -87,8 +87,15 @@ struct PartitionStats {
     hi_offset: i64,
     #[serde(default)]
     committed_offset: i64,
+    /// Offset after the last message handed to Vigil (negative: none yet).
+    #[serde(default = "no_offset")]
+    app_offset: i64,
     #[serde(default)]
     fetch_state: String,
+}
+
+fn no_offset() -> i64 {
+    -1
 }
 
 impl Stats {
@@ -100,10 +107,11 @@ impl Stats {
             .any(|b| b.nodeid >= 0 && b.state == "UP")
     }
 
-    /// Lag of every partition this consumer fetches: high watermark minus
-    /// committed offset. A partition nothing was committed on yet counts
-    /// from its start, so an unconsumed backlog shows as lag.
-    fn lag(&self) -> Vec<(String, i32, i64)> {
+    /// Progress of every partition this consumer fetches. The lag is the
+    /// high watermark minus the committed offset: a partition nothing was
+    /// committed on yet counts from its start, so an unconsumed backlog
+    /// shows as lag.
+    fn lag(&self) -> Vec<PartitionProgress> {
         let mut lag = Vec::new();
         for (topic, t) in &self.topics {
             for p in t.partitions.values() {
@@ -115,7 +123,20 @@ impl Stats {
                     continue;
                 }
                 let committed = p.committed_offset.max(0);
-                lag.push((topic.clone(), p.partition, (p.hi_offset - committed).max(0)));
+                // Nothing handed over since the assignment: fetching
+                // resumes from the committed offset.
+                let received = if p.app_offset >= 0 {
+                    p.app_offset
+                } else {
+                    committed
+                };
+                lag.push(PartitionProgress {
+                    topic: topic.clone(),
+                    partition: p.partition,
+                    lag: (p.hi_offset - committed).max(0),
+                    high_watermark: p.hi_offset,
+                    received,
+                });
             }
         }
         lag
@@ -193,7 +214,7 @@ mod tests {
                 "127.0.0.1:9092/0": {"nodeid": 0, "state": "UP"}
             },
             "topics": {"transactions": {"partitions": {
-                "0": {"partition": 0, "hi_offset": 100, "committed_offset": 40, "fetch_state": "active"},
+                "0": {"partition": 0, "hi_offset": 100, "committed_offset": 40, "app_offset": 80, "fetch_state": "active"},
                 "1": {"partition": 1, "hi_offset": 7, "committed_offset": -1001, "fetch_state": "active"},
                 "2": {"partition": 2, "hi_offset": 9, "committed_offset": 9, "fetch_state": "none"},
                 "-1": {"partition": -1, "hi_offset": -1, "committed_offset": -1, "fetch_state": "none"}
@@ -201,14 +222,14 @@ mod tests {
         }"#;
         let stats: Stats = serde_json::from_slice(json).unwrap();
         assert!(stats.reachable());
-        let mut lag = stats.lag();
+        let mut lag: Vec<_> = stats
+            .lag()
+            .into_iter()
+            .map(|p| (p.partition, p.lag, p.high_watermark, p.received))
+            .collect();
         lag.sort();
-        assert_eq!(
-            lag,
-            vec![
-                ("transactions".into(), 0, 60),
-                ("transactions".into(), 1, 7)
-            ]
-        );
+        // Partition 0 handed 80 messages over (40 committed); partition 1
+        // none yet, so it counts from its start.
+        assert_eq!(lag, vec![(0, 60, 100, 80), (1, 7, 7, 0)]);
     }
 }

@@ -9,15 +9,27 @@
 //! partitions: merchant counts would miss it and, beyond the allowed
 //! lateness, its own features would be computed as a late event's.
 //!
-//! So, like Kafka Streams' stream-time synchronisation, a message is
-//! released only once no partition can still deliver an older one: every
-//! partition that is *holding* — behind the broker (lag > 0 or unknown)
-//! and heard from within [`HOLD_LIMIT`] — has delivered a message at least
-//! as new. Among released messages the order is (time, transactions before
-//! labels), the offline path's order. A partition that is caught up or
-//! silent does not hold the others back, so live traffic is not delayed
-//! by idle partitions. Per partition, messages leave in offset order, so
+//! So, like Kafka Streams' stream-time synchronisation (KIP-695), a
+//! message is released only once no partition can still deliver an older
+//! one: every partition that is *holding* has delivered a message at least
+//! as new. A partition holds
+//! - while it is behind the broker (the last statistics put its high
+//!   watermark past what it has delivered), however long its fetches take:
+//!   a slow broker must not reorder a backlog;
+//! - otherwise, unless it had delivered and committed everything at the
+//!   last report, for [`HOLD_LIMIT`] after it was last heard from: the
+//!   report is up to a second old, and messages may be on their way.
+//!
+//! So an idle partition does not delay live traffic. Among released
+//! messages the order is (time, transactions before labels), the offline
+//! path's order. Per partition, messages leave in offset order, so
 //! committing the released ones never skips an unreleased one.
+//!
+//! Memory stays bounded: a partition with more than [`PAUSE_AT`] messages
+//! waiting is paused (its fetching stops) until fewer than [`RESUME_AT`]
+//! wait. That never stalls the merge: the partition holding everything
+//! back is the one with the oldest newest message, and all of its own
+//! waiting messages are at most that old, so they are released.
 //!
 //! The event time is the `vigil-event-time` header, which the publisher
 //! sets to the transaction's timestamp (a label's `labeled_at`); for other
@@ -29,10 +41,17 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::consumer::Received;
+use super::status::PartitionProgress;
 
-/// How long a partition that is behind but silent may hold the others
-/// back (the lag comes from librdkafka's statistics, once a second).
+/// How long a partition that is not known to be behind may hold the
+/// others back after its last message (librdkafka reports once a second).
 pub const HOLD_LIMIT: Duration = Duration::from_secs(2);
+
+/// Waiting messages of one partition above which its fetching pauses.
+pub const PAUSE_AT: usize = 5_000;
+
+/// Waiting messages of a paused partition below which it resumes.
+pub const RESUME_AT: usize = PAUSE_AT / 2;
 
 type PartitionKey = (String, i32);
 
@@ -42,8 +61,46 @@ struct PartitionQueue {
     waiting: VecDeque<Received>,
     /// Time of the newest message received from this partition.
     newest: Option<i64>,
+    /// Offset after the last message received.
+    next_offset: Option<i64>,
     /// When a message last arrived (or the partition was assigned).
     heard_at: Instant,
+    /// Fetching paused because too many messages wait.
+    paused: bool,
+}
+
+impl PartitionQueue {
+    fn new(now: Instant) -> Self {
+        PartitionQueue {
+            waiting: VecDeque::new(),
+            newest: None,
+            next_offset: None,
+            heard_at: now,
+            paused: false,
+        }
+    }
+
+    /// Whether this partition may still deliver messages older than those
+    /// waiting elsewhere.
+    fn holding(&self, report: Option<&PartitionProgress>, now: Instant) -> bool {
+        let received = self.next_offset.unwrap_or(0);
+        match report {
+            // Messages were on the broker that it has not delivered yet.
+            Some(r) if r.high_watermark > received.max(r.received) => true,
+            // All it had was delivered and committed.
+            Some(r) if r.lag == 0 => false,
+            // Caught up as of a report up to a second old, or not reported
+            // on: messages may be arriving.
+            _ => now.duration_since(self.heard_at) < HOLD_LIMIT,
+        }
+    }
+}
+
+/// Partitions whose fetching must pause or resume.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct FlowChanges {
+    pub pause: Vec<PartitionKey>,
+    pub resume: Vec<PartitionKey>,
 }
 
 /// The merge over the partitions a consumer owns.
@@ -62,20 +119,20 @@ impl EventTimeMerge {
         }
     }
 
-    /// Keeps the owned partitions (a new one starts silent-but-heard, so it
-    /// may hold the others for up to [`HOLD_LIMIT`]) and drops what was
-    /// waiting from the others: their new owner resumes from the committed
-    /// offset, which is before any unreleased message.
+    /// Keeps the owned partitions (a new one starts heard-from, so until
+    /// it is reported on it may hold the others for up to [`HOLD_LIMIT`])
+    /// and drops what was waiting from the others: their new owner resumes
+    /// from the committed offset, which is before any unreleased message.
+    /// The consumer resumes every owned partition after an assignment, so
+    /// none counts as paused.
     pub fn assign(&mut self, owned: &BTreeSet<PartitionKey>, now: Instant) {
         self.partitions.retain(|key, _| owned.contains(key));
         for key in owned {
-            self.partitions
+            let queue = self
+                .partitions
                 .entry(key.clone())
-                .or_insert_with(|| PartitionQueue {
-                    waiting: VecDeque::new(),
-                    newest: None,
-                    heard_at: now,
-                });
+                .or_insert_with(|| PartitionQueue::new(now));
+            queue.paused = false;
         }
     }
 
@@ -85,12 +142,9 @@ impl EventTimeMerge {
             let queue = self
                 .partitions
                 .entry((m.topic.clone(), m.partition))
-                .or_insert_with(|| PartitionQueue {
-                    waiting: VecDeque::new(),
-                    newest: None,
-                    heard_at: now,
-                });
+                .or_insert_with(|| PartitionQueue::new(now));
             queue.newest = Some(queue.newest.map_or(m.time, |t| t.max(m.time)));
+            queue.next_offset = Some(m.offset + 1);
             queue.heard_at = now;
             queue.waiting.push_back(m);
         }
@@ -102,18 +156,17 @@ impl EventTimeMerge {
     }
 
     /// The messages no holding partition can precede, in release order.
-    /// `lag` answers a partition's lag as last reported (None: unknown).
+    /// `reported`: each partition as its consumer's statistics last
+    /// reported it (missing: not reported yet).
     pub fn release(
         &mut self,
-        lag: impl Fn(&str, i32) -> Option<i64>,
+        reported: &BTreeMap<PartitionKey, PartitionProgress>,
         now: Instant,
     ) -> Vec<Received> {
         let bound = self
             .partitions
             .iter()
-            .filter(|((topic, partition), q)| {
-                lag(topic, *partition) != Some(0) && now.duration_since(q.heard_at) < HOLD_LIMIT
-            })
+            .filter(|(key, q)| q.holding(reported.get(*key), now))
             .map(|(_, q)| q.newest.unwrap_or(i64::MIN))
             .min()
             .unwrap_or(i64::MAX);
@@ -138,6 +191,22 @@ impl EventTimeMerge {
         released
     }
 
+    /// Pauses the partitions with too many messages waiting and resumes
+    /// the paused ones that drained; marks them so.
+    pub fn flow_changes(&mut self) -> FlowChanges {
+        let mut changes = FlowChanges::default();
+        for (key, q) in &mut self.partitions {
+            if !q.paused && q.waiting.len() > PAUSE_AT {
+                q.paused = true;
+                changes.pause.push(key.clone());
+            } else if q.paused && q.waiting.len() < RESUME_AT {
+                q.paused = false;
+                changes.resume.push(key.clone());
+            }
+        }
+        changes
+    }
+
     /// (time, transactions before labels).
     fn order(&self, m: &Received) -> (i64, u8) {
         (m.time, u8::from(m.topic == self.labels_topic))
@@ -159,9 +228,35 @@ mod tests {
         }
     }
 
-    fn released(merge: &mut EventTimeMerge, lag: i64, now: Instant) -> Vec<(i32, i64)> {
+    /// Every partition of `merge` reported with this high watermark: 0 (or
+    /// at most what it delivered) is caught up with everything committed,
+    /// [`BEHIND`] behind whatever it delivered.
+    fn reported(
+        merge: &EventTimeMerge,
+        high_watermark: i64,
+    ) -> BTreeMap<PartitionKey, PartitionProgress> {
         merge
-            .release(|_, _| Some(lag), now)
+            .partitions
+            .keys()
+            .map(|(topic, partition)| {
+                let report = PartitionProgress {
+                    topic: topic.clone(),
+                    partition: *partition,
+                    lag: if high_watermark >= BEHIND { BEHIND } else { 0 },
+                    high_watermark,
+                    received: 0,
+                };
+                ((topic.clone(), *partition), report)
+            })
+            .collect()
+    }
+
+    const BEHIND: i64 = 1_000_000;
+
+    fn released(merge: &mut EventTimeMerge, high_watermark: i64, now: Instant) -> Vec<(i32, i64)> {
+        let reported = reported(merge, high_watermark);
+        merge
+            .release(&reported, now)
             .into_iter()
             .map(|m| (m.partition, m.time))
             .collect()
@@ -186,12 +281,12 @@ mod tests {
             now,
         );
         merge.push(vec![message("tx", 1, 0, 10)], now);
-        assert_eq!(released(&mut merge, 100, now), [(0, 5), (1, 10)]);
+        assert_eq!(released(&mut merge, BEHIND, now), [(0, 5), (1, 10)]);
         // Partition 1 catches up past 20: 20 goes, 30 waits for it.
         merge.push(vec![message("tx", 1, 1, 25)], now);
-        assert_eq!(released(&mut merge, 100, now), [(0, 20), (1, 25)]);
+        assert_eq!(released(&mut merge, BEHIND, now), [(0, 20), (1, 25)]);
         assert!(!merge.is_empty());
-        // Both caught up (lag 0): everything goes.
+        // Both caught up: everything goes.
         assert_eq!(released(&mut merge, 0, now), [(0, 30)]);
         assert!(merge.is_empty());
     }
@@ -202,10 +297,54 @@ mod tests {
         let mut merge = EventTimeMerge::new("labels");
         merge.assign(&owned(&[("tx", 0), ("tx", 1)]), now);
         merge.push(vec![message("tx", 0, 0, 50)], now);
-        // Partition 1 never delivered and its lag is unknown.
-        assert!(merge.release(|_, _| None, now).is_empty());
+        // Partition 1 never delivered and nothing was reported about it.
+        let unreported = BTreeMap::new();
+        assert!(merge.release(&unreported, now).is_empty());
         let later = now + HOLD_LIMIT;
-        assert_eq!(merge.release(|_, _| None, later).len(), 1);
+        assert_eq!(merge.release(&unreported, later).len(), 1);
+    }
+
+    #[test]
+    fn a_partition_reported_behind_holds_however_long_it_is_silent() {
+        let now = Instant::now();
+        let mut merge = EventTimeMerge::new("labels");
+        merge.assign(&owned(&[("tx", 0), ("tx", 1)]), now);
+        merge.push(vec![message("tx", 0, 0, 50)], now);
+        // A slow fetch: partition 1 has messages on the broker (its high
+        // watermark is past what it delivered) but none arrives for long.
+        let much_later = now + HOLD_LIMIT * 30;
+        assert!(released(&mut merge, BEHIND, much_later).is_empty());
+        // What it delivered is compared with the report: offset 0 received
+        // and a high watermark of 1 is caught up.
+        merge.push(vec![message("tx", 1, 0, 40)], much_later);
+        assert_eq!(released(&mut merge, 1, much_later), [(1, 40), (0, 50)]);
+    }
+
+    #[test]
+    fn a_partition_with_too_many_waiting_pauses_until_it_drains() {
+        let now = Instant::now();
+        let mut merge = EventTimeMerge::new("labels");
+        merge.assign(&owned(&[("tx", 0), ("tx", 1)]), now);
+        let burst: Vec<_> = (0..=PAUSE_AT as i64)
+            .map(|offset| message("tx", 0, offset, 100 + offset))
+            .collect();
+        merge.push(burst, now);
+        merge.push(vec![message("tx", 1, 0, 50)], now);
+        // Partition 1 is behind at time 50: partition 0's burst waits.
+        assert_eq!(released(&mut merge, BEHIND, now), [(1, 50)]);
+        let paused = FlowChanges {
+            pause: vec![("tx".to_owned(), 0)],
+            resume: vec![],
+        };
+        assert_eq!(merge.flow_changes(), paused);
+        assert_eq!(merge.flow_changes(), FlowChanges::default());
+        // Partition 1 catches up: the burst goes and fetching resumes.
+        assert_eq!(released(&mut merge, 0, now).len(), PAUSE_AT + 1);
+        let resumed = FlowChanges {
+            pause: vec![],
+            resume: vec![("tx".to_owned(), 0)],
+        };
+        assert_eq!(merge.flow_changes(), resumed);
     }
 
     #[test]
@@ -225,7 +364,7 @@ mod tests {
             now,
         );
         let order: Vec<(String, i64)> = merge
-            .release(|_, _| Some(0), now)
+            .release(&reported(&merge, 0), now)
             .into_iter()
             .map(|m| (m.topic, m.offset))
             .collect();

@@ -29,7 +29,7 @@ pub use consumer::{ConsumerRole, ConsumerServices, ConsumerSinks, KafkaConsumer}
 pub use context::Assignment;
 pub use partitioner::partition_for;
 pub use publisher::KafkaPublisher;
-pub use status::{KafkaSnapshot, KafkaStatus, PartitionLag};
+pub use status::{KafkaSnapshot, KafkaStatus, PartitionLag, PartitionProgress};
 pub use topics::ensure_topics;
 pub use wire::{decode_label, decode_transaction};
 
@@ -53,6 +53,15 @@ pub struct KafkaSettings {
     pub batch_linger: Duration,
     /// Timeout of admin and metadata requests.
     pub timeout: Duration,
+    /// How long the group coordinator waits for a member's heartbeat
+    /// before it gives the member's partitions to others.
+    pub session_timeout: Duration,
+    /// Static group membership (Kafka's `group.instance.id`, KIP-345): a
+    /// process restarted under the same id within the session timeout
+    /// takes its partitions back without a rebalance, so the other members
+    /// keep their feature state. Unique per process; dynamic membership
+    /// when unset.
+    pub instance_id: Option<String>,
 }
 
 /// Topic names.
@@ -100,6 +109,12 @@ impl KafkaSettings {
             batch_size: 500,
             batch_linger: Duration::from_millis(5),
             timeout: Duration::from_secs(10),
+            // Short enough that a crashed process's partitions move on
+            // within half a minute, long enough that a coordinator slowed
+            // by load (seen: heartbeats answered after 7 s) does not evict
+            // live members into a rebalance loop.
+            session_timeout: Duration::from_secs(30),
+            instance_id: None,
         }
     }
 

@@ -20,8 +20,22 @@ pub struct KafkaStatus {
 struct Inner {
     /// Per client (producer, each consumer): can it reach a broker?
     down: BTreeMap<String, (String, DateTime<Utc>)>,
-    /// (group, topic, partition) → messages not yet committed.
-    lag: BTreeMap<(String, String, i32), i64>,
+    /// (group, topic, partition) → what its consumer last reported.
+    lag: BTreeMap<(String, String, i32), PartitionProgress>,
+}
+
+/// One partition as a consumer's statistics last reported it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PartitionProgress {
+    pub topic: String,
+    pub partition: i32,
+    /// Messages not yet committed.
+    pub lag: i64,
+    /// Offset after the newest message on the broker.
+    pub high_watermark: i64,
+    /// Offset after the last message handed to Vigil (the committed
+    /// offset before the first).
+    pub received: i64,
 }
 
 /// A point-in-time view, as served by `/health/actors`.
@@ -75,25 +89,29 @@ impl KafkaStatus {
             .or_insert_with(|| (reason.to_owned(), Utc::now()));
     }
 
-    /// The last reported lag of each partition `group` owns.
-    pub fn lag_of(&self, group: &str) -> BTreeMap<(String, i32), i64> {
+    /// The last report of each partition `group` owns.
+    pub fn progress_of(&self, group: &str) -> BTreeMap<(String, i32), PartitionProgress> {
         self.inner()
             .lag
             .iter()
             .filter(|((g, _, _), _)| g == group)
-            .map(|((_, topic, partition), lag)| ((topic.clone(), *partition), *lag))
+            .map(|((_, topic, partition), p)| ((topic.clone(), *partition), p.clone()))
             .collect()
     }
 
-    /// Replaces what `group` reported: the lag of each partition it owns.
-    /// Partitions it no longer owns disappear (another process reports them).
-    pub fn group_lag(&self, group: &str, partitions: Vec<(String, i32, i64)>) {
+    /// Replaces what `group` reported: the progress of each partition it
+    /// owns. Partitions it no longer owns disappear (another process
+    /// reports them).
+    pub fn group_lag(&self, group: &str, partitions: Vec<PartitionProgress>) {
         let mut inner = self.inner();
         let stale: Vec<_> = inner
             .lag
             .keys()
             .filter(|(g, t, p)| {
-                g == group && !partitions.iter().any(|(pt, pp, _)| pt == t && pp == p)
+                g == group
+                    && !partitions
+                        .iter()
+                        .any(|r| r.topic == *t && r.partition == *p)
             })
             .cloned()
             .collect();
@@ -103,11 +121,12 @@ impl KafkaStatus {
                 .lag_gauge
                 .remove_label_values(&[&key.0, &key.1, &key.2.to_string()]);
         }
-        for (topic, partition, lag) in partitions {
+        for report in partitions {
             self.lag_gauge
-                .with_label_values(&[group, &topic, &partition.to_string()])
-                .set(lag);
-            inner.lag.insert((group.to_owned(), topic, partition), lag);
+                .with_label_values(&[group, &report.topic, &report.partition.to_string()])
+                .set(report.lag);
+            let key = (group.to_owned(), report.topic.clone(), report.partition);
+            inner.lag.insert(key, report);
         }
     }
 
@@ -128,11 +147,11 @@ impl KafkaStatus {
             lag: inner
                 .lag
                 .iter()
-                .map(|((group, topic, partition), lag)| PartitionLag {
+                .map(|((group, topic, partition), p)| PartitionLag {
                     group: group.clone(),
                     topic: topic.clone(),
                     partition: *partition,
-                    lag: *lag,
+                    lag: p.lag,
                 })
                 .collect(),
         }
@@ -166,9 +185,17 @@ mod tests {
     #[test]
     fn lag_reports_replace_the_groups_partitions() {
         let s = status();
-        s.group_lag("g", vec![("t".into(), 0, 5), ("t".into(), 1, 7)]);
-        s.group_lag("h", vec![("t".into(), 0, 1)]);
-        s.group_lag("g", vec![("t".into(), 1, 0)]);
+        let report = |partition, lag| PartitionProgress {
+            topic: "t".into(),
+            partition,
+            lag,
+            high_watermark: 10,
+            received: 10 - lag,
+        };
+        s.group_lag("g", vec![report(0, 5), report(1, 7)]);
+        s.group_lag("h", vec![report(0, 1)]);
+        s.group_lag("g", vec![report(1, 0)]);
+        assert_eq!(s.progress_of("g").len(), 1);
         let lag: Vec<_> = s
             .snapshot()
             .lag
