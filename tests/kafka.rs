@@ -581,12 +581,7 @@ async fn health_follows_the_broker_down_and_back_up() {
 /// broker did not take instead of dropping it), health reports the
 /// outage, and once the broker is back every event is stored and
 /// featurized exactly once.
-///
-/// Not in CI: it passed alone, but under the suite's load the tansu broker
-/// fell behind after its restart and the consumption missed the 120 s
-/// deadline. Run it alone with `--run-ignored only`.
 #[actix_rt::test]
-#[ignore = "flaky on tansu under the suite's load; run alone"]
 async fn a_broker_outage_pauses_the_stream_and_loses_nothing() {
     if brokers().is_none() {
         return;
