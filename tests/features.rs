@@ -126,6 +126,8 @@ async fn a_restarted_runtime_continues_with_the_same_features() {
         async move { m.feature_consumer_messages.get() >= 300 }
     })
     .await;
+    // Ten days of history rebuilt, and live events on top: a size shows.
+    assert!(metrics.feature_state_bytes.get() > 100_000);
     second.stop_producer().await;
     assert_online_equals_offline(&second, &features, 1000).await;
 }

@@ -14,7 +14,7 @@
 //! forwarded again with its stored features.
 
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chrono::TimeDelta;
 use vigil_core::Transaction;
@@ -39,7 +39,12 @@ pub struct FeatureEngine {
     /// The partitions owned (Kafka); None = every user. Shared with the
     /// factory so a restarted engine rebuilds the same users.
     ownership: Arc<Mutex<Option<OwnPartitions>>>,
+    /// When `fraud_feature_state_bytes` was last set.
+    size_reported_at: Option<Instant>,
 }
+
+/// Measuring the state's size walks every user: not on every batch.
+const SIZE_REPORT_EVERY: Duration = Duration::from_secs(1);
 
 impl FeatureEngine {
     /// A factory for the supervisor: each new engine rebuilds its state
@@ -69,6 +74,7 @@ impl FeatureEngine {
                     metrics,
                     scorer,
                     ownership,
+                    size_reported_at: None,
                 })
             })
         })
@@ -150,6 +156,7 @@ impl Handles<TransactionBatch> for FeatureEngine {
         self.metrics
             .feature_consumer_messages
             .inc_by(batch.transactions.len() as u64);
+        self.report_size();
         let computed = rows.len() as u64;
         let mut forward: Vec<(Transaction, FeatureVector)> =
             rows.into_iter().map(|(t, f)| (t.clone(), f)).collect();
@@ -169,6 +176,22 @@ impl Handles<TransactionBatch> for FeatureEngine {
 }
 
 impl FeatureEngine {
+    /// Sets `fraud_feature_state_bytes`, unless it was set within
+    /// [`SIZE_REPORT_EVERY`].
+    fn report_size(&mut self) {
+        if self
+            .size_reported_at
+            .is_some_and(|at| at.elapsed() < SIZE_REPORT_EVERY)
+        {
+            return;
+        }
+        let bytes = self.state.approx_bytes() + self.state.approx_shared_bytes();
+        self.metrics
+            .feature_state_bytes
+            .set(i64::try_from(bytes).unwrap_or(i64::MAX));
+        self.size_reported_at = Some(Instant::now());
+    }
+
     /// Those redelivered transactions whose stored features were never
     /// scored, with those features.
     async fn still_unscored(

@@ -28,6 +28,9 @@ pub struct Metrics {
     pub feature_consumer_messages: IntCounter,
     /// fraud_feature_computation_seconds: time to compute one feature vector
     pub feature_latency: Histogram,
+    /// fraud_feature_state_bytes: approximate size of the online feature
+    /// state (users, merchants, labels), updated at most once a second
+    pub feature_state_bytes: IntGauge,
     /// fraud_features_unscored_total: feature vectors that arrived while no model was loaded
     pub features_unscored: IntCounter,
     /// fraud_scoring_requests_total: transactions scored (stream and API)
@@ -146,6 +149,11 @@ impl Metrics {
                 "fraud_alert_webhook_failures_total",
                 "Alerts the webhook did not accept after every retry",
             ),
+            feature_state_bytes: IntGauge::new(
+                "fraud_feature_state_bytes",
+                "Approximate size of the online feature state (users, merchants, labels)",
+            )
+            .expect("valid metric definition"),
             model_version: IntGauge::new(
                 "fraud_model_version",
                 "Version of the production model (0 when none)",
@@ -259,6 +267,7 @@ impl Metrics {
             Box::new(self.labels_stored.clone()),
             Box::new(self.feature_consumer_messages.clone()),
             Box::new(self.feature_latency.clone()),
+            Box::new(self.feature_state_bytes.clone()),
             Box::new(self.features_unscored.clone()),
             Box::new(self.scoring_requests.clone()),
             Box::new(self.scoring_latency.clone()),
