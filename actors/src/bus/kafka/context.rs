@@ -87,9 +87,9 @@ struct PartitionStats {
     hi_offset: i64,
     #[serde(default)]
     committed_offset: i64,
-    /// Offset after the last message handed to Vigil (negative: none yet).
+    /// The next offset to fetch from the broker (negative: unknown yet).
     #[serde(default = "no_offset")]
-    app_offset: i64,
+    next_offset: i64,
     #[serde(default)]
     fetch_state: String,
 }
@@ -123,10 +123,9 @@ impl Stats {
                     continue;
                 }
                 let committed = p.committed_offset.max(0);
-                // Nothing handed over since the assignment: fetching
-                // resumes from the committed offset.
-                let received = if p.app_offset >= 0 {
-                    p.app_offset
+                // Not fetching yet: fetching starts from the committed offset.
+                let fetched = if p.next_offset >= 0 {
+                    p.next_offset
                 } else {
                     committed
                 };
@@ -135,7 +134,7 @@ impl Stats {
                     partition: p.partition,
                     lag: (p.hi_offset - committed).max(0),
                     high_watermark: p.hi_offset,
-                    received,
+                    fetched,
                 });
             }
         }
@@ -214,7 +213,7 @@ mod tests {
                 "127.0.0.1:9092/0": {"nodeid": 0, "state": "UP"}
             },
             "topics": {"transactions": {"partitions": {
-                "0": {"partition": 0, "hi_offset": 100, "committed_offset": 40, "app_offset": 80, "fetch_state": "active"},
+                "0": {"partition": 0, "hi_offset": 100, "committed_offset": 40, "next_offset": 80, "fetch_state": "active"},
                 "1": {"partition": 1, "hi_offset": 7, "committed_offset": -1001, "fetch_state": "active"},
                 "2": {"partition": 2, "hi_offset": 9, "committed_offset": 9, "fetch_state": "none"},
                 "-1": {"partition": -1, "hi_offset": -1, "committed_offset": -1, "fetch_state": "none"}
@@ -225,11 +224,11 @@ mod tests {
         let mut lag: Vec<_> = stats
             .lag()
             .into_iter()
-            .map(|p| (p.partition, p.lag, p.high_watermark, p.received))
+            .map(|p| (p.partition, p.lag, p.high_watermark, p.fetched))
             .collect();
         lag.sort();
-        // Partition 0 handed 80 messages over (40 committed); partition 1
-        // none yet, so it counts from its start.
+        // Partition 0 fetched 80 messages (40 committed); partition 1
+        // fetches from its start.
         assert_eq!(lag, vec![(0, 60, 100, 80), (1, 7, 7, 0)]);
     }
 }

@@ -14,11 +14,14 @@
 //! one: every partition that is *holding* has delivered a message at least
 //! as new. A partition holds
 //! - while it is behind the broker (the last statistics put its high
-//!   watermark past what it has delivered), however long its fetches take:
-//!   a slow broker must not reorder a backlog;
+//!   watermark past what it has fetched and delivered), however long its
+//!   fetches take: a slow broker must not reorder a backlog;
 //! - otherwise, unless it had delivered and committed everything at the
 //!   last report, for [`HOLD_LIMIT`] after it was last heard from: the
-//!   report is up to a second old, and messages may be on their way.
+//!   report is up to a second old, and fetched messages may be on their
+//!   way. (What was fetched counts, not only what was delivered: a
+//!   transaction marker after the last record keeps the high watermark
+//!   ahead of the latter for good.)
 //!
 //! So an idle partition does not delay live traffic. Among released
 //! messages the order is (time, transactions before labels), the offline
@@ -85,8 +88,8 @@ impl PartitionQueue {
     fn holding(&self, report: Option<&PartitionProgress>, now: Instant) -> bool {
         let received = self.next_offset.unwrap_or(0);
         match report {
-            // Messages were on the broker that it has not delivered yet.
-            Some(r) if r.high_watermark > received.max(r.received) => true,
+            // Messages were on the broker that it had not fetched yet.
+            Some(r) if r.high_watermark > received.max(r.fetched) => true,
             // All it had was delivered and committed.
             Some(r) if r.lag == 0 => false,
             // Caught up as of a report up to a second old, or not reported
@@ -244,7 +247,7 @@ mod tests {
                     partition: *partition,
                     lag: if high_watermark >= BEHIND { BEHIND } else { 0 },
                     high_watermark,
-                    received: 0,
+                    fetched: 0,
                 };
                 ((topic.clone(), *partition), report)
             })
@@ -311,13 +314,40 @@ mod tests {
         merge.assign(&owned(&[("tx", 0), ("tx", 1)]), now);
         merge.push(vec![message("tx", 0, 0, 50)], now);
         // A slow fetch: partition 1 has messages on the broker (its high
-        // watermark is past what it delivered) but none arrives for long.
+        // watermark is past what it fetched) but none arrives for long.
         let much_later = now + HOLD_LIMIT * 30;
         assert!(released(&mut merge, BEHIND, much_later).is_empty());
-        // What it delivered is compared with the report: offset 0 received
-        // and a high watermark of 1 is caught up.
+        // What it delivered counts too, the report being older: offset 0
+        // delivered and a high watermark of 1 is caught up.
         merge.push(vec![message("tx", 1, 0, 40)], much_later);
         assert_eq!(released(&mut merge, 1, much_later), [(1, 40), (0, 50)]);
+    }
+
+    #[test]
+    fn a_transaction_marker_after_the_last_record_holds_nothing_for_good() {
+        let now = Instant::now();
+        let mut merge = EventTimeMerge::new("labels");
+        merge.assign(&owned(&[("tx", 0), ("tx", 1)]), now);
+        // Partition 1 delivered offsets up to 8; offset 9 is a marker, so
+        // its high watermark (10) stays past what it delivered, and its lag
+        // past what it committed, but it fetched everything.
+        merge.push(vec![message("tx", 1, 8, 40)], now);
+        merge.push(vec![message("tx", 0, 0, 50)], now);
+        let marker = PartitionProgress {
+            topic: "tx".into(),
+            partition: 1,
+            lag: 1,
+            high_watermark: 10,
+            fetched: 10,
+        };
+        let mut reported = reported(&merge, 0);
+        reported.insert(("tx".into(), 1), marker);
+        let order =
+            |released: Vec<Received>| -> Vec<i64> { released.iter().map(|m| m.time).collect() };
+        // Heard from just now: it may still be delivering.
+        assert_eq!(order(merge.release(&reported, now)), [40]);
+        // Silent since: time 50 goes.
+        assert_eq!(order(merge.release(&reported, now + HOLD_LIMIT)), [50]);
     }
 
     #[test]

@@ -33,9 +33,9 @@ pub struct PartitionProgress {
     pub lag: i64,
     /// Offset after the newest message on the broker.
     pub high_watermark: i64,
-    /// Offset after the last message handed to Vigil (the committed
-    /// offset before the first).
-    pub received: i64,
+    /// The next offset to fetch: the messages before it were fetched from
+    /// the broker (the committed offset before fetching starts).
+    pub fetched: i64,
 }
 
 /// A point-in-time view, as served by `/health/actors`.
@@ -190,7 +190,7 @@ mod tests {
             partition,
             lag,
             high_watermark: 10,
-            received: 10 - lag,
+            fetched: 10 - lag,
         };
         s.group_lag("g", vec![report(0, 5), report(1, 7)]);
         s.group_lag("h", vec![report(0, 1)]);
