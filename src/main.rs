@@ -6,6 +6,13 @@ use vigil::app;
 use vigil::cli::{Cli, Command, FeaturesCommand};
 use vigil::config::Config;
 
+/// jemalloc rather than the system allocator: it gives memory freed after
+/// the start-up peak (state rebuild, SQLite page caches) back to the
+/// system, where glibc's malloc kept it as resident memory.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
