@@ -90,6 +90,10 @@ struct PartitionStats {
     /// The next offset to fetch from the broker (negative: unknown yet).
     #[serde(default = "no_offset")]
     next_offset: i64,
+    /// The offset after the last message handed to Vigil (negative: none
+    /// yet).
+    #[serde(default = "no_offset")]
+    app_offset: i64,
     #[serde(default)]
     fetch_state: String,
 }
@@ -123,18 +127,16 @@ impl Stats {
                     continue;
                 }
                 let committed = p.committed_offset.max(0);
-                // Not fetching yet: fetching starts from the committed offset.
-                let fetched = if p.next_offset >= 0 {
-                    p.next_offset
-                } else {
-                    committed
-                };
+                // Before the first fetch and the first message handed over,
+                // both count from the committed offset.
+                let or_committed = |offset: i64| if offset >= 0 { offset } else { committed };
                 lag.push(PartitionProgress {
                     topic: topic.clone(),
                     partition: p.partition,
                     lag: (p.hi_offset - committed).max(0),
                     high_watermark: p.hi_offset,
-                    fetched,
+                    fetched: or_committed(p.next_offset),
+                    received: or_committed(p.app_offset),
                 });
             }
         }
@@ -213,7 +215,7 @@ mod tests {
                 "127.0.0.1:9092/0": {"nodeid": 0, "state": "UP"}
             },
             "topics": {"transactions": {"partitions": {
-                "0": {"partition": 0, "hi_offset": 100, "committed_offset": 40, "next_offset": 80, "fetch_state": "active"},
+                "0": {"partition": 0, "hi_offset": 100, "committed_offset": 40, "next_offset": 80, "app_offset": 60, "fetch_state": "active"},
                 "1": {"partition": 1, "hi_offset": 7, "committed_offset": -1001, "fetch_state": "active"},
                 "2": {"partition": 2, "hi_offset": 9, "committed_offset": 9, "fetch_state": "none"},
                 "-1": {"partition": -1, "hi_offset": -1, "committed_offset": -1, "fetch_state": "none"}
@@ -224,11 +226,11 @@ mod tests {
         let mut lag: Vec<_> = stats
             .lag()
             .into_iter()
-            .map(|p| (p.partition, p.lag, p.high_watermark, p.fetched))
+            .map(|p| (p.partition, p.lag, p.high_watermark, p.fetched, p.received))
             .collect();
         lag.sort();
-        // Partition 0 fetched 80 messages (40 committed); partition 1
-        // fetches from its start.
-        assert_eq!(lag, vec![(0, 60, 100, 80), (1, 7, 7, 0)]);
+        // Partition 0 fetched 80 messages, handed 60 over, committed 40;
+        // partition 1 starts from its beginning.
+        assert_eq!(lag, vec![(0, 60, 100, 80, 60), (1, 7, 7, 0, 0)]);
     }
 }

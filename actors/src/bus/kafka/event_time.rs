@@ -14,14 +14,14 @@
 //! one: every partition that is *holding* has delivered a message at least
 //! as new. A partition holds
 //! - while it is behind the broker (the last statistics put its high
-//!   watermark past what it has fetched and delivered), however long its
-//!   fetches take: a slow broker must not reorder a backlog;
+//!   watermark past what it has delivered): however long the broker takes
+//!   to serve what it has not fetched (a slow broker must not reorder a
+//!   backlog), and for up to [`QUEUED_LIMIT`] of silence once all is
+//!   fetched (fetched messages arrive within that; a transaction marker
+//!   after the last record is never delivered and must not hold for good);
 //! - otherwise, unless it had delivered and committed everything at the
 //!   last report, for [`HOLD_LIMIT`] after it was last heard from: the
-//!   report is up to a second old, and fetched messages may be on their
-//!   way. (What was fetched counts, not only what was delivered: a
-//!   transaction marker after the last record keeps the high watermark
-//!   ahead of the latter for good.)
+//!   report is up to a second old, and messages may be on their way.
 //!
 //! So an idle partition does not delay live traffic. Among released
 //! messages the order is (time, transactions before labels), the offline
@@ -49,6 +49,10 @@ use super::status::PartitionProgress;
 /// How long a partition that is not known to be behind may hold the
 /// others back after its last message (librdkafka reports once a second).
 pub const HOLD_LIMIT: Duration = Duration::from_secs(2);
+
+/// How long a partition that fetched everything the broker had but did
+/// not deliver it may stay silent and still hold the others back.
+pub const QUEUED_LIMIT: Duration = Duration::from_secs(10);
 
 /// Waiting messages of one partition above which its fetching pauses.
 pub const PAUSE_AT: usize = 5_000;
@@ -86,15 +90,21 @@ impl PartitionQueue {
     /// Whether this partition may still deliver messages older than those
     /// waiting elsewhere.
     fn holding(&self, report: Option<&PartitionProgress>, now: Instant) -> bool {
-        let received = self.next_offset.unwrap_or(0);
+        let silent = now.duration_since(self.heard_at);
+        let delivered = self.next_offset.unwrap_or(0);
         match report {
-            // Messages were on the broker that it had not fetched yet.
-            Some(r) if r.high_watermark > received.max(r.fetched) => true,
+            // Messages were on the broker that it had not delivered yet:
+            // held however long the broker takes to serve them, and for at
+            // most QUEUED_LIMIT once fetched (then only a transaction
+            // marker, which is never delivered, can be left).
+            Some(r) if r.high_watermark > delivered.max(r.received) => {
+                r.high_watermark > r.fetched || silent < QUEUED_LIMIT
+            }
             // All it had was delivered and committed.
             Some(r) if r.lag == 0 => false,
             // Caught up as of a report up to a second old, or not reported
             // on: messages may be arriving.
-            _ => now.duration_since(self.heard_at) < HOLD_LIMIT,
+            _ => silent < HOLD_LIMIT,
         }
     }
 }
@@ -248,6 +258,7 @@ mod tests {
                     lag: if high_watermark >= BEHIND { BEHIND } else { 0 },
                     high_watermark,
                     fetched: 0,
+                    received: 0,
                 };
                 ((topic.clone(), *partition), report)
             })
@@ -339,6 +350,7 @@ mod tests {
             lag: 1,
             high_watermark: 10,
             fetched: 10,
+            received: 9,
         };
         let mut reported = reported(&merge, 0);
         reported.insert(("tx".into(), 1), marker);
@@ -346,8 +358,9 @@ mod tests {
             |released: Vec<Received>| -> Vec<i64> { released.iter().map(|m| m.time).collect() };
         // Heard from just now: it may still be delivering.
         assert_eq!(order(merge.release(&reported, now)), [40]);
+        assert!(merge.release(&reported, now + HOLD_LIMIT).is_empty());
         // Silent since: time 50 goes.
-        assert_eq!(order(merge.release(&reported, now + HOLD_LIMIT)), [50]);
+        assert_eq!(order(merge.release(&reported, now + QUEUED_LIMIT)), [50]);
     }
 
     #[test]

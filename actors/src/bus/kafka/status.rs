@@ -36,6 +36,9 @@ pub struct PartitionProgress {
     /// The next offset to fetch: the messages before it were fetched from
     /// the broker (the committed offset before fetching starts).
     pub fetched: i64,
+    /// The offset after the last message handed to Vigil (the committed
+    /// offset before the first).
+    pub received: i64,
 }
 
 /// A point-in-time view, as served by `/health/actors`.
@@ -190,7 +193,8 @@ mod tests {
             partition,
             lag,
             high_watermark: 10,
-            fetched: 10 - lag,
+            fetched: 10,
+            received: 10 - lag,
         };
         s.group_lag("g", vec![report(0, 5), report(1, 7)]);
         s.group_lag("h", vec![report(0, 1)]);
