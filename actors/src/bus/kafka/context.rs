@@ -115,7 +115,7 @@ impl Stats {
     /// high watermark minus the committed offset: a partition nothing was
     /// committed on yet counts from its start, so an unconsumed backlog
     /// shows as lag.
-    fn lag(&self) -> Vec<PartitionProgress> {
+    fn progress(&self) -> Vec<PartitionProgress> {
         let mut lag = Vec::new();
         for (topic, t) in &self.topics {
             for p in t.partitions.values() {
@@ -157,7 +157,7 @@ impl ClientContext for VigilContext {
             self.status.reachable(&self.client);
         }
         if let Some(group) = &self.group {
-            self.status.group_lag(group, stats.lag());
+            self.status.report_progress(group, stats.progress());
         }
     }
 
@@ -224,7 +224,7 @@ mod tests {
         let stats: Stats = serde_json::from_slice(json).unwrap();
         assert!(stats.reachable());
         let mut lag: Vec<_> = stats
-            .lag()
+            .progress()
             .into_iter()
             .map(|p| (p.partition, p.lag, p.high_watermark, p.fetched, p.received))
             .collect();

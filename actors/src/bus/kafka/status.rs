@@ -21,7 +21,7 @@ struct Inner {
     /// Per client (producer, each consumer): can it reach a broker?
     down: BTreeMap<String, (String, DateTime<Utc>)>,
     /// (group, topic, partition) → what its consumer last reported.
-    lag: BTreeMap<(String, String, i32), PartitionProgress>,
+    progress: BTreeMap<(String, String, i32), PartitionProgress>,
 }
 
 /// One partition as a consumer's statistics last reported it.
@@ -95,7 +95,7 @@ impl KafkaStatus {
     /// The last report of each partition `group` owns.
     pub fn progress_of(&self, group: &str) -> BTreeMap<(String, i32), PartitionProgress> {
         self.inner()
-            .lag
+            .progress
             .iter()
             .filter(|((g, _, _), _)| g == group)
             .map(|((_, topic, partition), p)| ((topic.clone(), *partition), p.clone()))
@@ -105,10 +105,10 @@ impl KafkaStatus {
     /// Replaces what `group` reported: the progress of each partition it
     /// owns. Partitions it no longer owns disappear (another process
     /// reports them).
-    pub fn group_lag(&self, group: &str, partitions: Vec<PartitionProgress>) {
+    pub fn report_progress(&self, group: &str, partitions: Vec<PartitionProgress>) {
         let mut inner = self.inner();
         let stale: Vec<_> = inner
-            .lag
+            .progress
             .keys()
             .filter(|(g, t, p)| {
                 g == group
@@ -119,7 +119,7 @@ impl KafkaStatus {
             .cloned()
             .collect();
         for key in stale {
-            inner.lag.remove(&key);
+            inner.progress.remove(&key);
             let _ = self
                 .lag_gauge
                 .remove_label_values(&[&key.0, &key.1, &key.2.to_string()]);
@@ -129,7 +129,7 @@ impl KafkaStatus {
                 .with_label_values(&[group, &report.topic, &report.partition.to_string()])
                 .set(report.lag);
             let key = (group.to_owned(), report.topic.clone(), report.partition);
-            inner.lag.insert(key, report);
+            inner.progress.insert(key, report);
         }
     }
 
@@ -148,7 +148,7 @@ impl KafkaStatus {
                 })
                 .collect(),
             lag: inner
-                .lag
+                .progress
                 .iter()
                 .map(|((group, topic, partition), p)| PartitionLag {
                     group: group.clone(),
@@ -196,9 +196,9 @@ mod tests {
             fetched: 10,
             received: 10 - lag,
         };
-        s.group_lag("g", vec![report(0, 5), report(1, 7)]);
-        s.group_lag("h", vec![report(0, 1)]);
-        s.group_lag("g", vec![report(1, 0)]);
+        s.report_progress("g", vec![report(0, 5), report(1, 7)]);
+        s.report_progress("h", vec![report(0, 1)]);
+        s.report_progress("g", vec![report(1, 0)]);
         assert_eq!(s.progress_of("g").len(), 1);
         let lag: Vec<_> = s
             .snapshot()
