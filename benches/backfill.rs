@@ -15,7 +15,7 @@ fn config(database_url: &str) -> vigil_actors::RuntimeConfig {
     let mut config = Config::default();
     config.database.url = Some(database_url.to_owned());
     config.backfill.days = DAYS;
-    config.producer.rate = 0.0;
+    config.producer.rate = Some(0.0);
     vigil::app::runtime_config(&config)
 }
 

@@ -175,7 +175,7 @@ async fn a_redelivered_batch_changes_nothing() {
         .into_iter()
         .filter_map(|e| match e {
             HistoryEvent::Transaction(t) => Some(t),
-            HistoryEvent::Label(_) => None,
+            _ => None,
         })
         .collect::<Vec<_>>()
         .into_iter()
@@ -213,4 +213,140 @@ async fn a_redelivered_batch_changes_nothing() {
     };
     runtime.bus.publish(later).await.unwrap();
     assert_online_equals_offline(&runtime, &features, newest + 200).await;
+}
+
+/// A transaction at a merchant, `ms` after `start`.
+fn purchase(
+    user: &str,
+    merchant: &str,
+    start: chrono::DateTime<chrono::Utc>,
+    ms: i64,
+) -> vigil_core::Transaction {
+    vigil_core::Transaction {
+        transaction_id: uuid::Uuid::new_v4(),
+        user_id: user.into(),
+        merchant_id: merchant.into(),
+        merchant_category: None,
+        amount: 25.0,
+        currency: None,
+        country: Some("US".into()),
+        device_id: None,
+        channel: None,
+        timestamp: start + chrono::TimeDelta::milliseconds(ms),
+    }
+}
+
+/// The label path on a store: a chargeback that arrives seven days and four
+/// hours after its transaction (more than the label delay plus the allowed
+/// lateness)
+/// finds the transaction's merchant and time in the store and counts once,
+/// however often it is delivered and whatever earlier label replaces it;
+/// the merchant's fraud rate shows it to the transactions after it, not
+/// to those before, online as offline.
+async fn labels_reach_their_merchant_once(url: &str) {
+    use vigil_actors::messages::{EventSource, LabelBatch, TransactionBatch};
+
+    const HOUR: i64 = 3_600_000;
+    let mut config = runtime_config(url);
+    config.backfill_days = 0;
+    config.producer.rate = 0.0;
+    let features = config.features.clone();
+    let delay = features.label_delay.num_milliseconds();
+    let lateness = features.allowed_lateness.num_milliseconds();
+    let runtime = Runtime::start(config).await.unwrap();
+    runtime.ready().await.unwrap();
+    // Midnight, ten days ago: `fraud` and `legit` share a day.
+    let start = (chrono::Utc::now() - chrono::TimeDelta::days(10))
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_utc();
+    let fraud = purchase("u1", "shop", start, HOUR);
+    let legit = purchase("u2", "shop", start, 2 * HOUR);
+    let elsewhere = purchase("u1", "elsewhere", start, 3 * HOUR);
+    let publish = |transactions: Vec<vigil_core::Transaction>| TransactionBatch {
+        source: EventSource::Api,
+        transactions,
+        original_ids: Vec::new(),
+    };
+    runtime
+        .bus
+        .publish(publish(vec![fraud.clone(), legit.clone(), elsewhere]))
+        .await
+        .unwrap();
+    let labeled_at = start + chrono::TimeDelta::milliseconds(7 * 24 * HOUR + 5 * HOUR);
+    assert!((labeled_at - fraud.timestamp).num_milliseconds() > delay + lateness);
+    let label = |at| vigil_core::Label {
+        label_id: uuid::Uuid::new_v4(),
+        transaction_id: fraud.transaction_id,
+        is_fraud: true,
+        source: "chargeback".into(),
+        labeled_at: at,
+    };
+    let chargeback = label(labeled_at);
+    // A transaction just before the label is known, then the label (twice,
+    // as a redelivery would), an earlier analyst label, and one for a
+    // transaction nobody has seen.
+    let before = purchase("u3", "shop", labeled_at, -2 * HOUR);
+    runtime
+        .bus
+        .publish(publish(vec![before.clone()]))
+        .await
+        .unwrap();
+    let mut stranger = label(labeled_at);
+    stranger.transaction_id = uuid::Uuid::new_v4();
+    for labels in [
+        vec![chargeback.clone()],
+        vec![chargeback.clone(), stranger],
+        vec![label(labeled_at - chrono::TimeDelta::hours(1))],
+    ] {
+        runtime
+            .bus
+            .publish_labels(LabelBatch { labels })
+            .await
+            .unwrap();
+    }
+    let after = purchase("u4", "shop", labeled_at, 60_000);
+    runtime
+        .bus
+        .publish(publish(vec![after.clone()]))
+        .await
+        .unwrap();
+
+    let rows: HashMap<_, _> = runtime
+        .store
+        .feature_rows()
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+    // For both, the day of `fraud` is the day of t − label delay: two
+    // transactions at the shop, the fraud known to `after` only.
+    assert_eq!(rows[&before.transaction_id].merchant_fraud_rate_1d, 0.0);
+    assert_eq!(rows[&after.transaction_id].merchant_fraud_rate_1d, 0.5);
+    let targets = runtime
+        .store
+        .label_targets(&[fraud.transaction_id, legit.transaction_id])
+        .await
+        .unwrap();
+    assert_eq!(
+        targets[&fraud.transaction_id].fraud_known_at,
+        Some(labeled_at - chrono::TimeDelta::hours(1)),
+        "the earliest label"
+    );
+    assert_eq!(targets[&legit.transaction_id].fraud_known_at, None);
+    assert_online_equals_offline(&runtime, &features, 5).await;
+}
+
+#[actix_rt::test]
+async fn labels_reach_their_merchant_once_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    labels_reach_their_merchant_once(&sqlite_url(&dir)).await;
+}
+
+#[actix_rt::test]
+async fn labels_reach_their_merchant_once_on_postgres() {
+    let db = common::TestDatabase::create().await;
+    labels_reach_their_merchant_once(&db.url).await;
+    db.drop_database().await;
 }

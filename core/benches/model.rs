@@ -23,7 +23,9 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
 use vigil_core::Transaction;
-use vigil_core::features::{FeatureConfig, FeatureState, HistoryEvent, order_history};
+use vigil_core::features::{
+    FeatureConfig, FeatureState, HistoryEvent, LabelResolver, order_history,
+};
 use vigil_core::model::FraudModel;
 use vigil_core::model::dataset::{LabeledRow, Split, SplitConfig, Window, time_split};
 use vigil_core::model::fraud_model::{INPUTS, input_names};
@@ -79,6 +81,8 @@ struct Online<'a> {
     history: &'a [HistoryEvent],
     upcoming: &'a [HistoryEvent],
     state: FeatureState,
+    /// Resolves the upcoming labels against every transaction.
+    labels: LabelResolver,
     next: usize,
 }
 
@@ -88,6 +92,7 @@ impl<'a> Online<'a> {
             history,
             upcoming,
             state: warmed(history),
+            labels: resolver(history, upcoming),
             next: 0,
         }
     }
@@ -98,28 +103,33 @@ impl<'a> Online<'a> {
         loop {
             if self.next == self.upcoming.len() {
                 self.state = warmed(self.history);
+                self.labels = resolver(self.history, self.upcoming);
                 self.next = 0;
             }
             let event = &self.upcoming[self.next];
             self.next += 1;
             match event {
                 HistoryEvent::Transaction(t) => return t,
-                HistoryEvent::Label(l) => self.state.observe_label(l),
+                HistoryEvent::Label(l) => {
+                    if let Some(fraud) = self.labels.resolve(l) {
+                        self.state.observe_fraud(&fraud);
+                    }
+                }
+                HistoryEvent::Fraud(f) => self.state.observe_fraud(f),
             }
         }
     }
 }
 
+/// Resolves labels against the transactions of both spans.
+fn resolver(history: &[HistoryEvent], upcoming: &[HistoryEvent]) -> LabelResolver {
+    let all: Vec<HistoryEvent> = history.iter().chain(upcoming).cloned().collect();
+    LabelResolver::for_history(&all)
+}
+
 fn warmed(history: &[HistoryEvent]) -> FeatureState {
     let mut state = FeatureState::new(FeatureConfig::default());
-    for e in history {
-        match e {
-            HistoryEvent::Transaction(t) => {
-                state.process(t);
-            }
-            HistoryEvent::Label(l) => state.observe_label(l),
-        }
-    }
+    state.replay(history);
     state
 }
 

@@ -5,9 +5,12 @@
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use uuid::Uuid;
 
-use super::windows::{DAY, HOUR, LONGEST, MINUTE, TEN_MINUTES, WEEK};
+use super::windows::{DAY, Grain, HOUR, LONGEST, MINUTE};
 use super::{FeatureConfig, FeatureState, FeatureVector, HistoryEvent, compute_history};
 use crate::transaction::{Channel, Label, Transaction};
+
+const TEN_MINUTES: i64 = 10 * MINUTE;
+const WEEK: i64 = 7 * DAY;
 
 /// A Friday, noon UTC.
 fn t0() -> DateTime<Utc> {
@@ -70,6 +73,19 @@ fn features_after(history: &[Transaction], current: &Transaction) -> FeatureVect
     s.process(current)
 }
 
+/// Milliseconds from [`t0`] to the start of the `buckets`-th bucket of
+/// `grain` before the one of t0 (0: t0's own bucket).
+fn bucket_start(grain: Grain, buckets: u32) -> i64 {
+    let t0 = t0().timestamp_millis();
+    grain.start(grain.of(t0) - buckets) - t0
+}
+
+/// Feeds events in the order given (labels resolved against the
+/// transactions among them) and returns the transactions' features.
+fn run(events: &[HistoryEvent]) -> Vec<(Uuid, FeatureVector)> {
+    state().replay(events)
+}
+
 #[test]
 fn first_transaction_of_a_user() {
     let t = country(device(tx("u", "m", 12.34, 0), "d"), "US");
@@ -108,17 +124,25 @@ fn first_transaction_of_a_user() {
 }
 
 #[test]
-fn user_windows_are_half_open_and_include_the_current_transaction() {
+fn user_windows_cover_whole_buckets_and_include_the_current_transaction() {
+    // Each window starts at the start of its oldest bucket: 1 ms before it
+    // is out. t0 is on a whole hour, so its own minute and hour are empty.
+    let (week, day) = (bucket_start(Grain::Day, 6), bucket_start(Grain::Hour, 23));
+    let (hour, ten) = (
+        bucket_start(Grain::Minute, 59),
+        bucket_start(Grain::Minute, 9),
+    );
+    assert_eq!((day, hour, ten), (-23 * HOUR, -59 * MINUTE, -9 * MINUTE));
     // Amounts are powers of two so that every sum says who is in it.
     let edges = [
-        (-WEEK, 1.0),
-        (-WEEK + 1, 2.0),
-        (-DAY, 4.0),
-        (-DAY + 1, 8.0),
-        (-HOUR, 16.0),
-        (-HOUR + 1, 32.0),
-        (-TEN_MINUTES, 64.0),
-        (-TEN_MINUTES + 1, 128.0),
+        (week - 1, 1.0),
+        (week, 2.0),
+        (day - 1, 4.0),
+        (day, 8.0),
+        (hour - 1, 16.0),
+        (hour, 32.0),
+        (ten - 1, 64.0),
+        (ten, 128.0),
     ];
     let history: Vec<_> = edges
         .iter()
@@ -134,10 +158,7 @@ fn user_windows_are_half_open_and_include_the_current_transaction() {
         f.user_amount_sum_24h,
         8.0 + 16.0 + 32.0 + 64.0 + 128.0 + 256.0
     );
-    assert_eq!(
-        f.minutes_since_last_txn,
-        (TEN_MINUTES - 1) as f64 / MINUTE as f64
-    );
+    assert_eq!(f.minutes_since_last_txn, 9.0);
     // Other users do not count.
     let g = features_after(&history, &tx("v", "m", 1.0, 0));
     assert_eq!(g.user_txn_count_7d, 1.0);
@@ -145,10 +166,13 @@ fn user_windows_are_half_open_and_include_the_current_transaction() {
 }
 
 #[test]
-fn zscore_uses_earlier_transactions_of_30_days_and_the_average_includes_the_current() {
+fn zscore_uses_earlier_transactions_of_six_periods_and_the_average_includes_the_current() {
+    // The profile is the period of t0 and the five before it.
+    let first = bucket_start(Grain::Period, 5);
+    assert!((-LONGEST..=-25 * DAY).contains(&first), "{first}");
     let history = [
-        tx("u", "m", 1000.0, -LONGEST), // exactly 30 days before: outside
-        tx("u", "m", 10.0, -LONGEST + 1),
+        tx("u", "m", 1000.0, first - 1), // before the oldest period: outside
+        tx("u", "m", 10.0, first),
         tx("u", "m", 20.0, -DAY),
         tx("u", "m", 30.0, -1),
     ];
@@ -197,14 +221,22 @@ fn minutes_since_last_and_the_30_day_cap() {
         f.minutes_since_last_txn,
         (LONGEST - 1) as f64 / MINUTE as f64
     );
-    assert_eq!(f.user_merchant_first_time, 0.0);
+    // The previous transaction is within exactly 30 days; the first-time
+    // check looks at 30 whole days, the day of t0 and the 29 before it.
+    assert_eq!(f.user_merchant_first_time, 1.0);
+    let month = bucket_start(Grain::Day, 29);
+    for (ms, first_time) in [(month - 1, 1.0), (month, 0.0)] {
+        let f = features_after(&[tx("u", "m", 1.0, ms)], &tx("u", "m", 1.0, 0));
+        assert_eq!(f.user_merchant_first_time, first_time, "{ms}");
+    }
 }
 
 #[test]
 fn distinct_countries_and_merchants_in_24_hours() {
+    let day = bucket_start(Grain::Hour, 23);
     let history = [
-        country(tx("u", "m0", 1.0, -DAY), "FR"), // outside
-        country(tx("u", "m1", 1.0, -DAY + 1), "US"),
+        country(tx("u", "m0", 1.0, day - 1), "FR"), // outside
+        country(tx("u", "m1", 1.0, day), "US"),
         country(tx("u", "m2", 1.0, -HOUR), "GB"),
         tx("u", "m1", 1.0, -2),
         country(tx("u", "m1", 1.0, -1), "US"),
@@ -262,9 +294,9 @@ fn device_change_compares_with_the_previous_transaction_with_a_device() {
 }
 
 #[test]
-fn summaries_of_older_transactions_give_the_same_features() {
-    // Three days of history: after eviction rounds the details of the first
-    // two days are folded into summaries; features must not notice.
+fn eviction_rounds_give_the_same_features() {
+    // Three days of history: eviction rounds settle and trim the state;
+    // features must not notice.
     let history = [
         device(country(tx("u", "m1", 10.0, -3 * DAY), "US"), "d1"),
         country(tx("u", "m2", 20.0, -2 * DAY), "GB"),
@@ -302,14 +334,17 @@ fn summaries_of_older_transactions_give_the_same_features() {
 }
 
 #[test]
-fn merchant_windows_are_half_open() {
+fn merchant_windows_cover_whole_buckets() {
+    let month = bucket_start(Grain::Day, 29);
+    let week = bucket_start(Grain::Day, 6);
+    let day = bucket_start(Grain::Hour, 23);
     let history = [
-        tx("a", "m", 1.0, -LONGEST),
-        tx("b", "m", 1.0, -LONGEST + 1),
-        tx("c", "m", 1.0, -WEEK),
-        tx("d", "m", 1.0, -WEEK + 1),
-        tx("e", "m", 1.0, -DAY),
-        tx("f", "m", 1.0, -DAY + 1),
+        tx("a", "m", 1.0, month - 1),
+        tx("b", "m", 1.0, month),
+        tx("c", "m", 1.0, week - 1),
+        tx("d", "m", 1.0, week),
+        tx("e", "m", 1.0, day - 1),
+        tx("f", "m", 1.0, day),
         tx("g", "other", 1.0, -1),
     ];
     let f = features_after(&history, &tx("h", "m", 1.0, 0));
@@ -320,36 +355,46 @@ fn merchant_windows_are_half_open() {
 
 /// The merchant's 1-day fraud rate at t0 after `history` and `labels`.
 fn fraud_rate_1d(history: &[Transaction], labels: &[Label]) -> f64 {
-    let mut s = state();
-    for t in history {
-        s.process(t);
-    }
-    for l in labels {
-        s.observe_label(l);
-    }
-    s.process(&tx("now", "m", 1.0, 0)).merchant_fraud_rate_1d
+    let mut events: Vec<HistoryEvent> = history
+        .iter()
+        .cloned()
+        .map(HistoryEvent::Transaction)
+        .collect();
+    events.extend(labels.iter().cloned().map(HistoryEvent::Label));
+    let now = tx("now", "m", 1.0, 0);
+    events.push(HistoryEvent::Transaction(now));
+    run(&events).last().expect("now").1.merchant_fraud_rate_1d
+}
+
+/// Milliseconds from t0 to the start of the day of t0 − label delay: the
+/// 1-day fraud window.
+fn delayed_day() -> i64 {
+    let d = FeatureConfig::default().label_delay.num_milliseconds();
+    let t = t0().timestamp_millis() - d;
+    Grain::Day.start(Grain::Day.of(t)) - t0().timestamp_millis()
 }
 
 #[test]
-fn fraud_rate_window_ends_at_the_label_delay() {
-    let d = FeatureConfig::default().label_delay.num_milliseconds();
-    let inside = tx("a", "m", 1.0, -d); // exactly t − D: inside
-    let after = tx("b", "m", 1.0, -d + 1); // t − D + 1 ms: outside
-    let start = tx("c", "m", 1.0, -d - DAY); // exactly t − D − 1 d: outside
+fn fraud_rate_windows_end_with_the_day_of_the_label_delay() {
+    // The 1-day window is the day of t − D, whole.
+    let day = delayed_day();
+    let inside = tx("a", "m", 1.0, day); // its first ms
+    let after = tx("b", "m", 1.0, day + DAY); // the next day: outside
+    let start = tx("c", "m", 1.0, day - 1); // the day before: outside
     let history = [start.clone(), inside.clone(), after.clone()];
     assert_eq!(fraud_rate_1d(&history, &[fraud(&inside, -1)]), 1.0);
     assert_eq!(fraud_rate_1d(&history, &[fraud(&after, -1)]), 0.0);
     assert_eq!(fraud_rate_1d(&history, &[fraud(&start, -1)]), 0.0);
-    // A second transaction inside the window halves the rate.
-    let also_inside = tx("e", "m", 1.0, -d - DAY + 1);
-    let more = [start, also_inside, inside.clone(), after];
+    // A second transaction inside the window (its last ms, after t − D)
+    // halves the rate.
+    let also_inside = tx("e", "m", 1.0, day + DAY - 1);
+    let more = [start, inside.clone(), also_inside, after];
     assert_eq!(fraud_rate_1d(&more, &[fraud(&inside, -1)]), 0.5);
 }
 
 #[test]
 fn fraud_labels_count_from_their_labeled_at() {
-    let d = FeatureConfig::default().label_delay.num_milliseconds();
-    let inside = tx("a", "m", 1.0, -d);
+    let inside = tx("a", "m", 1.0, delayed_day());
     let history = [inside.clone()];
     // Known 1 ms before t counts; exactly at t does not (simultaneous
     // events are left out, whatever their delivery order).
@@ -360,7 +405,7 @@ fn fraud_labels_count_from_their_labeled_at() {
     let mut legit = fraud(&inside, -5);
     legit.is_fraud = false;
     assert_eq!(fraud_rate_1d(&history, &[legit]), 0.0);
-    let stranger = fraud(&tx("x", "m", 1.0, -d), -5);
+    let stranger = fraud(&tx("x", "m", 1.0, delayed_day()), -5);
     assert_eq!(fraud_rate_1d(&history, &[stranger]), 0.0);
     let once = fraud(&inside, -5);
     assert_eq!(fraud_rate_1d(&history, &[once.clone(), once.clone()]), 1.0);
@@ -373,8 +418,7 @@ fn fraud_labels_count_from_their_labeled_at() {
 
 #[test]
 fn offline_processes_transactions_before_labels_at_equal_times() {
-    let d = FeatureConfig::default().label_delay.num_milliseconds();
-    let inside = tx("a", "m", 1.0, -d);
+    let inside = tx("a", "m", 1.0, delayed_day());
     let now = tx("now", "m", 1.0, 0);
     let label_now = fraud(&inside, 0);
     let label_before = fraud(&inside, -1);
@@ -437,7 +481,7 @@ fn late_within_the_lateness_is_inserted_and_sees_only_earlier_events() {
 }
 
 #[test]
-fn late_before_the_users_first_event_moves_its_base() {
+fn late_before_the_users_first_event() {
     let mut s = state();
     s.process(&tx("v", "m", 1.0, 5 * MINUTE));
     s.process(&tx("u", "m", 1.0, 5 * MINUTE));
@@ -465,12 +509,13 @@ fn beyond_the_lateness_features_are_computed_but_nothing_is_stored() {
     assert_eq!(late.user_amount_sum_1h, 5.0);
     assert_eq!(late.merchant_txn_count_1d, 2.0);
     assert_eq!(late.unique_countries_24h, 1.0);
-    // Not stored: neither the user, the merchant nor a label sees it.
-    s.observe_label(&fraud(&late_tx, 31 * MINUTE));
+    // Not stored: neither the user nor the merchant's last 24 hours see
+    // it; only the merchant's day counts it (for the fraud rates).
     let next = s.process(&tx("u", "m", 8.0, 31 * MINUTE));
     assert_eq!(next.user_txn_count_1h, 3.0);
     assert_eq!(next.user_amount_sum_1h, 11.0);
     assert_eq!(next.merchant_txn_count_1d, 3.0);
+    assert_eq!(next.merchant_txn_count_7d, 4.0);
     // A late first transaction of an unknown user creates nothing.
     let users = s.active_users();
     let stranger = s.process(&tx("nobody", "new-merchant", 1.0, 0));
@@ -489,8 +534,8 @@ fn eviction_drops_idle_users_and_they_come_back_as_new() {
     }
     s.evict();
     assert_eq!(s.active_users(), 3);
-    // 30 days + lateness + label delay later, another user shows up.
-    let gap = LONGEST + TEN_MINUTES + WEEK + 10;
+    // 30 days + label delay + a day later, another user shows up.
+    let gap = LONGEST + WEEK + 2 * DAY;
     s.process(&tx("z", "other", 1.0, gap));
     s.evict();
     assert_eq!(s.active_users(), 1);
@@ -525,14 +570,7 @@ fn simultaneous_events_do_not_depend_on_delivery_order() {
     let b = country(device(tx("u", "m", 30.0, 0), "d2"), "DE");
     let label = fraud(&before, 0);
     let run = |order: &[HistoryEvent]| -> Vec<(Uuid, FeatureVector)> {
-        let mut s = state();
-        let mut out = Vec::new();
-        for e in order {
-            match e {
-                HistoryEvent::Transaction(t) => out.push((t.transaction_id, s.process(t))),
-                HistoryEvent::Label(l) => s.observe_label(l),
-            }
-        }
+        let mut out = run(order);
         out.sort_by_key(|(id, _)| *id);
         out
     };
@@ -618,4 +656,53 @@ fn transactions_after_simultaneous_ones_do_not_depend_on_their_order() {
             assert_eq!(f.device_change_flag, device_flag, "{a:?} {b:?} {c:?}");
         }
     }
+}
+
+#[test]
+fn a_late_transaction_is_exact_while_the_tail_holds_what_came_after_it() {
+    // Eight transactions after the late one fit the user's tail: exact.
+    let mut s = state();
+    s.process(&tx("u", "m", 1.0, 0));
+    for i in 1..=8 {
+        s.process(&tx("u", "m", 1.0, 5 * MINUTE + i));
+    }
+    let late = s.process(&tx("u", "m", 1.0, MINUTE));
+    assert_eq!(late.user_txn_count_10m, 2.0);
+    // Past the cap the oldest of them are settled into the seen lists and
+    // the summary, still in the buckets: a late transaction counts those
+    // of its own last bucket (documented best effort).
+    let mut s = state();
+    s.process(&tx("u", "m", 1.0, 0));
+    for i in 1..=20 {
+        s.process(&tx("u", "m", 1.0, 5 * MINUTE + i));
+    }
+    let late = s.process(&tx("u", "m", 1.0, 5 * MINUTE));
+    assert_eq!(late.user_txn_count_10m, 2.0 + (20 - 8) as f64);
+    // An in-order transaction is exact whatever the tail holds.
+    let next = s.process(&tx("u", "m", 1.0, 6 * MINUTE));
+    assert_eq!(next.user_txn_count_10m, 23.0);
+}
+
+#[test]
+fn suspects_of_redelivery_are_those_not_newer_than_their_user() {
+    let mut s = state();
+    let first = tx("u", "m", 1.0, 5 * MINUTE);
+    assert!(!s.may_have_processed(&first));
+    s.process(&first);
+    assert!(s.may_have_processed(&first), "processed");
+    assert!(
+        s.may_have_processed(&tx("u", "m", 1.0, 5 * MINUTE)),
+        "same millisecond"
+    );
+    assert!(s.may_have_processed(&tx("u", "m", 1.0, MINUTE)), "late");
+    assert!(!s.may_have_processed(&tx("u", "m", 1.0, 6 * MINUTE)));
+    assert!(
+        !s.may_have_processed(&tx("v", "m", 1.0, MINUTE)),
+        "another user"
+    );
+    s.process(&tx("w", "m", 1.0, HOUR));
+    assert!(
+        s.may_have_processed(&tx("v", "m", 1.0, MINUTE)),
+        "beyond the lateness"
+    );
 }

@@ -1,9 +1,10 @@
 //! Crashes of the online engine, simulated the way the runtime recovers
 //! (`actors/src/feature_engine.rs` `rebuild_state`, `actors/src/recovery.rs`
 //! `finish_in_flight`): the state is rebuilt from the featurized
-//! transactions and the labels of the look-back window, in store order,
-//! then the batch in flight at the crash is featurized, then new live
-//! events follow. The features first served for each transaction must
+//! transactions of the look-back window and what the engine had counted as
+//! fraud (`transaction_features.fraud_known_at`), in store order; then the
+//! batch in flight at the crash is featurized and the labels stored but not
+//! yet counted are counted; then new live events follow. The features first served for each transaction must
 //! equal the offline ones of [`compute_history`] over everything stored.
 //!
 //! In the crash test's world (300 users, 800 transactions per second) a
@@ -18,8 +19,8 @@ use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use uuid::Uuid;
 
 use super::{
-    FEATURE_NAMES, FeatureConfig, FeatureState, FeatureVector, HistoryEvent, N, compute_history,
-    order_history,
+    FEATURE_NAMES, FeatureConfig, FeatureState, FeatureVector, FraudLabel, HistoryEvent,
+    LabelEffect, N, compute_history, order_history,
 };
 use crate::synth::{Generator, SynthConfig, SynthEvent};
 use crate::transaction::{Label, Transaction};
@@ -38,8 +39,10 @@ struct Store {
     raw: Vec<Transaction>,
     labels: Vec<Label>,
     features: HashMap<Uuid, FeatureVector>,
-    /// Event time of each featurized transaction.
-    featurized_at: HashMap<Uuid, DateTime<Utc>>,
+    /// Merchant and event time of each featurized transaction.
+    featurized: HashMap<Uuid, (String, DateTime<Utc>)>,
+    /// `fraud_known_at`: since when the engine counts each as fraud.
+    known_since: HashMap<Uuid, DateTime<Utc>>,
 }
 
 impl Store {
@@ -50,7 +53,8 @@ impl Store {
         raw
     }
 
-    /// `Store::history(Some(since), Featurized)`.
+    /// `Store::history(Some(since), Featurized)`: the featurized
+    /// transactions after `since` and what was counted as fraud of them.
     fn featurized_history(&self, since: DateTime<Utc>) -> Vec<HistoryEvent> {
         let mut events: Vec<HistoryEvent> = self
             .raw_in_store_order()
@@ -58,14 +62,18 @@ impl Store {
             .filter(|t| t.timestamp > since && self.features.contains_key(&t.transaction_id))
             .map(HistoryEvent::Transaction)
             .collect();
-        let mut labels: Vec<Label> = self
-            .labels
-            .iter()
-            .filter(|l| l.labeled_at > since)
-            .cloned()
-            .collect();
-        labels.sort_by_key(|l| l.labeled_at);
-        events.extend(labels.into_iter().map(HistoryEvent::Label));
+        for (id, &labeled_at) in &self.known_since {
+            let (merchant, time) = &self.featurized[id];
+            if *time > since {
+                events.push(HistoryEvent::Fraud(FraudLabel {
+                    transaction_id: *id,
+                    merchant_id: merchant.clone(),
+                    transaction_time: *time,
+                    labeled_at,
+                    replaces: None,
+                }));
+            }
+        }
         events
     }
 
@@ -92,13 +100,11 @@ impl Engine {
     /// `rebuild_state`: a fresh state from the store's look-back window.
     fn start(config: &FeatureConfig, store: &Store) -> Engine {
         let mut state = FeatureState::new(config.clone());
-        if let Some(&newest) = store.featurized_at.values().max() {
-            let look_back = TimeDelta::days(31) + config.label_delay + config.allowed_lateness;
+        if let Some(newest) = store.featurized.values().map(|(_, time)| *time).max() {
+            let look_back = TimeDelta::days(32) + config.label_delay + config.allowed_lateness;
             let mut history = store.featurized_history(newest - look_back);
             order_history(&mut history);
-            for event in &history {
-                state.apply(event);
-            }
+            state.replay(&history);
         }
         Engine { state }
     }
@@ -106,17 +112,21 @@ impl Engine {
     /// `Handles<TransactionBatch>`: redeliveries skipped, first row kept.
     fn transactions(&mut self, store: &mut Store, transactions: &[Transaction]) {
         for t in transactions {
-            if self.state.remembers(&t.transaction_id) {
+            let id = t.transaction_id;
+            if self.state.may_have_processed(t) && store.features.contains_key(&id) {
                 continue;
             }
             let v = self.state.process(t);
-            store.features.entry(t.transaction_id).or_insert(v);
-            store.featurized_at.insert(t.transaction_id, t.timestamp);
+            store.features.entry(id).or_insert(v);
+            store
+                .featurized
+                .insert(id, (t.merchant_id.clone(), t.timestamp));
         }
     }
 
-    /// `finish_in_flight`: raw events without features, in store order.
-    /// Returns how many there were.
+    /// `finish_in_flight`: raw events without features, in store order,
+    /// then the stored labels not counted yet. Returns how many raw events
+    /// there were.
     fn recover(&mut self, store: &mut Store) -> usize {
         let owed: Vec<Transaction> = store
             .raw_in_store_order()
@@ -126,11 +136,25 @@ impl Engine {
         for chunk in owed.chunks(500) {
             self.transactions(store, chunk);
         }
+        let mut labels = store.labels.clone();
+        labels.sort_by_key(|l| l.labeled_at);
+        self.labels(store, &labels);
         owed.len()
     }
 
-    fn labels(&mut self, labels: &[Label]) {
-        labels.iter().for_each(|l| self.state.observe_label(l));
+    /// `Handles<LabelBatch>`: each label resolved against the featurized
+    /// transaction, counted if it changes what is known, recorded.
+    fn labels(&mut self, store: &mut Store, labels: &[Label]) {
+        for l in labels {
+            let Some((merchant, time)) = store.featurized.get(&l.transaction_id) else {
+                continue;
+            };
+            let known = store.known_since.get(&l.transaction_id).copied();
+            if let Some(fraud) = LabelEffect::of(l, known).resolve(l, merchant, *time) {
+                self.state.observe_fraud(&fraud);
+                store.known_since.insert(l.transaction_id, l.labeled_at);
+            }
+        }
     }
 }
 
@@ -163,7 +187,7 @@ fn run(config: &FeatureConfig, lifetimes: &[(Vec<Batch>, Crash)]) -> (Store, usi
             store.labels.extend(b.labels.iter().cloned());
             if i < processed {
                 engine.transactions(&mut store, &b.transactions);
-                engine.labels(&b.labels);
+                engine.labels(&mut store, &b.labels);
             }
         }
     }

@@ -4,14 +4,18 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::labels::{FraudLabel, LabelResolver};
 use super::{FeatureConfig, FeatureState, FeatureVector};
 use crate::transaction::{Label, Transaction};
 
-/// One event of a history: a transaction or a label.
+/// One event of a history: a transaction, a label as received, or a fraud
+/// label already resolved against its transaction (as a store that keeps
+/// what the feature path counted gives it back).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum HistoryEvent {
     Transaction(Transaction),
     Label(Label),
+    Fraud(FraudLabel),
 }
 
 impl HistoryEvent {
@@ -20,6 +24,7 @@ impl HistoryEvent {
         match self {
             HistoryEvent::Transaction(t) => t.timestamp,
             HistoryEvent::Label(l) => l.labeled_at,
+            HistoryEvent::Fraud(f) => f.labeled_at,
         }
     }
 
@@ -28,7 +33,7 @@ impl HistoryEvent {
     fn rank(&self) -> u8 {
         match self {
             HistoryEvent::Transaction(_) => 0,
-            HistoryEvent::Label(_) => 1,
+            HistoryEvent::Label(_) | HistoryEvent::Fraud(_) => 1,
         }
     }
 }
@@ -50,26 +55,29 @@ pub fn compute_history(
     let mut events: Vec<HistoryEvent> = events.into_iter().collect();
     order_history(&mut events);
     let mut state = FeatureState::new(config.clone());
-    let mut out = Vec::with_capacity(events.len());
-    for event in &events {
-        if let (Some(features), HistoryEvent::Transaction(t)) = (state.apply(event), event) {
-            out.push((t.transaction_id, features));
-        }
-    }
-    out
+    state.replay(&events)
 }
 
 impl FeatureState {
-    /// Feeds one history event to the state: a transaction's features, or
-    /// None for a label. The offline path and every rebuild of the online
+    /// Feeds a history, in the order given, to the state: the features of
+    /// its transactions, in that order. Labels are resolved against the
+    /// history's own transactions (a label whose transaction is not in it
+    /// changes nothing). The offline path and every rebuild of the online
     /// state go through here.
-    pub fn apply(&mut self, event: &HistoryEvent) -> Option<FeatureVector> {
-        match event {
-            HistoryEvent::Transaction(t) => Some(self.process(t)),
-            HistoryEvent::Label(l) => {
-                self.observe_label(l);
-                None
+    pub fn replay(&mut self, events: &[HistoryEvent]) -> Vec<(Uuid, FeatureVector)> {
+        let mut resolver = LabelResolver::for_history(events);
+        let mut out = Vec::with_capacity(events.len());
+        for event in events {
+            match event {
+                HistoryEvent::Transaction(t) => out.push((t.transaction_id, self.process(t))),
+                HistoryEvent::Label(l) => {
+                    if let Some(fraud) = resolver.resolve(l) {
+                        self.observe_fraud(&fraud);
+                    }
+                }
+                HistoryEvent::Fraud(f) => self.observe_fraud(f),
             }
         }
+        out
     }
 }

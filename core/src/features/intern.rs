@@ -2,6 +2,7 @@
 //! that per-user state stores 4 bytes instead of a string per reference.
 
 use super::hash::FastMap;
+use super::memory::table_bytes;
 
 /// The id of an absent optional field (no country, no device).
 pub(super) const MISSING: u32 = u32::MAX;
@@ -62,6 +63,12 @@ impl Interner {
     /// Number of ids handed out (the size a liveness table needs).
     pub fn len(&self) -> usize {
         self.next as usize
+    }
+
+    /// Approximate bytes: the table's buckets and the name strings.
+    pub fn approx_bytes(&self) -> usize {
+        let names: usize = self.ids.keys().map(|k| k.len()).sum();
+        table_bytes(self.ids.capacity(), size_of::<(Box<str>, u32)>()) + names
     }
 
     /// Whether compacting pays off: many ids handed out and most of them dead.

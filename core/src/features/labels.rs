@@ -1,151 +1,200 @@
-//! The label book: which merchant and time each recent transaction has, so
-//! that a fraud label (which names only the transaction) can be attached.
+//! Fraud labels on the feature path. A label names only its transaction;
+//! the state needs the transaction's merchant and time to count it, and
+//! keeps no book of transactions for that (it would grow with traffic).
+//! So a label reaches the state *resolved*, as a [`FraudLabel`]: online the
+//! feature engine looks the transaction up in the store, offline
+//! [`LabelResolver`] finds it in the history being replayed.
+//!
+//! A transaction counts as fraud from its earliest fraud label on. Both
+//! paths decide what a label changes with [`LabelEffect::of`], from the
+//! label and what was known of its transaction before it.
 
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::hash::FastMap;
-use super::intern::Remap;
+use super::HistoryEvent;
+use crate::transaction::Label;
 
-/// Where a transaction is, and since when it is known to be fraud.
+/// A fraud label with what the feature state needs to count it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FraudLabel {
+    pub transaction_id: Uuid,
+    /// The merchant of the labelled transaction.
+    pub merchant_id: String,
+    /// The event time of the labelled transaction.
+    pub transaction_time: DateTime<Utc>,
+    /// When the label became known.
+    pub labeled_at: DateTime<Utc>,
+    /// The labeled_at of this transaction's fraud label counted before,
+    /// when this one is earlier and replaces it.
+    pub replaces: Option<DateTime<Utc>>,
+}
+
+/// What a label changes for its transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Entry {
-    merchant: u32,
-    time: i64,
-    /// Earliest fraud labeled_at seen, [`UNLABELLED`] while there is none
-    /// (a sentinel rather than an `Option` keeps the entry at 24 bytes).
-    labeled_at: i64,
+pub enum LabelEffect {
+    /// Nothing: not a fraud label, or the transaction is known as fraud
+    /// since this label's time or earlier (a repeat, a redelivery).
+    Nothing,
+    /// The transaction's first fraud label.
+    First,
+    /// An earlier fraud label than the one counted: the transaction counts
+    /// from this one's time on.
+    Earlier { replaces: DateTime<Utc> },
 }
 
-/// `labeled_at` of a transaction without a fraud label.
-const UNLABELLED: i64 = i64::MAX;
-
-/// A fraud label to apply to a merchant's state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Attachment {
-    pub merchant: u32,
-    pub time: i64,
-    pub labeled_at: i64,
-    /// The later labeled_at this label replaces, if the transaction had one.
-    pub replaces: Option<i64>,
-}
-
-/// Transactions that labels can still matter for, by id.
-#[derive(Debug)]
-pub(super) struct LabelBook {
-    entries: FastMap<Uuid, Entry>,
-    /// Oldest transaction time in `entries` (`i64::MAX` when empty).
-    oldest: i64,
-    /// Horizon of the last sweep.
-    swept: i64,
-}
-
-impl Default for LabelBook {
-    fn default() -> Self {
-        LabelBook {
-            entries: FastMap::default(),
-            oldest: i64::MAX,
-            swept: i64::MIN,
+impl LabelEffect {
+    /// The effect of `label` on a transaction known as fraud since
+    /// `known_since` (`None`: not known as fraud).
+    pub fn of(label: &Label, known_since: Option<DateTime<Utc>>) -> LabelEffect {
+        match known_since {
+            _ if !label.is_fraud => LabelEffect::Nothing,
+            None => LabelEffect::First,
+            Some(k) if label.labeled_at < k => LabelEffect::Earlier { replaces: k },
+            Some(_) => LabelEffect::Nothing,
         }
     }
-}
 
-impl LabelBook {
-    /// Whether the transaction is remembered.
-    pub fn contains(&self, id: &Uuid) -> bool {
-        self.entries.contains_key(id)
-    }
-
-    /// Remembers a stored transaction.
-    pub fn attach(&mut self, id: Uuid, merchant: u32, time: i64) {
-        self.oldest = self.oldest.min(time);
-        self.entries.insert(
-            id,
-            Entry {
-                merchant,
-                time,
-                labeled_at: UNLABELLED,
-            },
-        );
-    }
-
-    /// Applies a fraud label known since `labeled_at`: what to record at the
-    /// merchant, or `None` when the transaction is unknown or a label known
-    /// as early or earlier was already applied (so repeats change nothing).
-    pub fn label(&mut self, id: &Uuid, labeled_at: i64) -> Option<Attachment> {
-        let entry = self.entries.get_mut(id)?;
-        if entry.labeled_at <= labeled_at {
-            return None;
-        }
-        let previous = std::mem::replace(&mut entry.labeled_at, labeled_at);
-        let replaces = (previous != UNLABELLED).then_some(previous);
-        Some(Attachment {
-            merchant: entry.merchant,
-            time: entry.time,
-            labeled_at,
+    /// The resolved label to give the state, if any.
+    pub fn resolve(
+        self,
+        label: &Label,
+        merchant_id: &str,
+        transaction_time: DateTime<Utc>,
+    ) -> Option<FraudLabel> {
+        let replaces = match self {
+            LabelEffect::Nothing => return None,
+            LabelEffect::First => None,
+            LabelEffect::Earlier { replaces } => Some(replaces),
+        };
+        Some(FraudLabel {
+            transaction_id: label.transaction_id,
+            merchant_id: merchant_id.to_owned(),
+            transaction_time,
+            labeled_at: label.labeled_at,
             replaces,
         })
     }
+}
 
-    /// Forgets transactions at or before `horizon`: their merchant windows
-    /// are over, so their labels can no longer change any feature. A sweep
-    /// reads the whole table, so it only runs once something expired and
-    /// the horizon moved by `every` since the last one: the book then holds
-    /// at most `every` more than it must.
-    pub fn maintain(&mut self, horizon: i64, every: i64) {
-        if horizon < self.oldest || horizon.saturating_sub(self.swept) < every {
-            return;
-        }
-        self.swept = horizon;
-        self.entries.retain(|_, e| e.time > horizon);
-        self.oldest = self
-            .entries
-            .values()
-            .map(|e| e.time)
-            .min()
-            .unwrap_or(i64::MAX);
-        if self.entries.capacity() > 4 * self.entries.len() + 1024 {
-            self.entries.shrink_to_fit();
+/// Resolves labels against the transactions of an in-memory history
+/// (offline rebuild, tests). It holds the labelled transactions only, so
+/// its size follows the labels, not the traffic.
+#[derive(Debug, Default)]
+pub struct LabelResolver {
+    transactions: HashMap<Uuid, (String, DateTime<Utc>)>,
+    known_since: HashMap<Uuid, DateTime<Utc>>,
+}
+
+impl LabelResolver {
+    /// A resolver for the labels of `events`.
+    pub fn for_history(events: &[HistoryEvent]) -> LabelResolver {
+        let labelled: std::collections::HashSet<Uuid> = events
+            .iter()
+            .filter_map(|e| match e {
+                HistoryEvent::Label(l) if l.is_fraud => Some(l.transaction_id),
+                _ => None,
+            })
+            .collect();
+        let transactions = events
+            .iter()
+            .filter_map(|e| match e {
+                HistoryEvent::Transaction(t) if labelled.contains(&t.transaction_id) => {
+                    Some((t.transaction_id, (t.merchant_id.clone(), t.timestamp)))
+                }
+                _ => None,
+            })
+            .collect();
+        LabelResolver {
+            transactions,
+            known_since: HashMap::new(),
         }
     }
 
-    /// Renumbers merchants after the merchant interner was compacted.
-    pub fn remap(&mut self, remap: &Remap) {
-        for e in self.entries.values_mut() {
-            e.merchant = remap.apply(e.merchant);
-        }
-    }
-
-    /// Number of transactions remembered.
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    /// Approximate bytes of the table at capacity (bucket + control byte).
-    pub fn approx_bytes(&self) -> usize {
-        self.entries.capacity() * (size_of::<(Uuid, Entry)>() + 1)
+    /// The resolved fraud label to count, if `label` changes anything and
+    /// its transaction is in the history.
+    pub fn resolve(&mut self, label: &Label) -> Option<FraudLabel> {
+        let (merchant, time) = self.transactions.get(&label.transaction_id)?;
+        let known = self.known_since.get(&label.transaction_id).copied();
+        let resolved = LabelEffect::of(label, known).resolve(label, merchant, *time)?;
+        self.known_since
+            .insert(label.transaction_id, label.labeled_at);
+        Some(resolved)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::TimeZone;
+
+    fn label(is_fraud: bool, at: i64) -> Label {
+        Label {
+            label_id: Uuid::new_v4(),
+            transaction_id: Uuid::from_u128(1),
+            is_fraud,
+            source: "test".into(),
+            labeled_at: Utc.timestamp_opt(at, 0).unwrap(),
+        }
+    }
 
     #[test]
-    fn labels_attach_once_and_earlier_ones_win() {
-        let mut book = LabelBook::default();
-        let id = Uuid::from_u128(1);
-        book.attach(id, 7, 100);
-        assert_eq!(book.label(&Uuid::from_u128(2), 200), None);
-        let first = book.label(&id, 200).unwrap();
-        assert_eq!((first.merchant, first.time, first.replaces), (7, 100, None));
-        assert_eq!(book.label(&id, 200), None, "the same label twice");
-        assert_eq!(book.label(&id, 300), None, "a later label adds nothing");
-        let earlier = book.label(&id, 150).unwrap();
-        assert_eq!(earlier.replaces, Some(200));
-        book.maintain(99, 1);
-        assert_eq!(book.len(), 1, "not expired yet");
-        book.maintain(100, 1_000);
-        assert_eq!(book.len(), 0, "expired: the first sweep runs at once");
-        assert_eq!(book.label(&id, 10), None);
+    fn the_earliest_fraud_label_counts() {
+        let at = |s| Utc.timestamp_opt(s, 0).unwrap();
+        assert_eq!(LabelEffect::of(&label(true, 10), None), LabelEffect::First);
+        assert_eq!(
+            LabelEffect::of(&label(false, 10), None),
+            LabelEffect::Nothing
+        );
+        assert_eq!(
+            LabelEffect::of(&label(true, 10), Some(at(10))),
+            LabelEffect::Nothing
+        );
+        assert_eq!(
+            LabelEffect::of(&label(true, 20), Some(at(10))),
+            LabelEffect::Nothing
+        );
+        assert_eq!(
+            LabelEffect::of(&label(true, 5), Some(at(10))),
+            LabelEffect::Earlier { replaces: at(10) }
+        );
+    }
+
+    #[test]
+    fn the_resolver_finds_labelled_transactions_only() {
+        let t = crate::transaction::Transaction {
+            transaction_id: Uuid::from_u128(1),
+            user_id: "u".into(),
+            merchant_id: "m".into(),
+            merchant_category: None,
+            amount: 1.0,
+            currency: None,
+            country: None,
+            device_id: None,
+            channel: None,
+            timestamp: Utc.timestamp_opt(1, 0).unwrap(),
+        };
+        let other = crate::transaction::Transaction {
+            transaction_id: Uuid::from_u128(2),
+            ..t.clone()
+        };
+        let events = [
+            HistoryEvent::Transaction(t),
+            HistoryEvent::Transaction(other),
+            HistoryEvent::Label(label(true, 10)),
+        ];
+        let mut r = LabelResolver::for_history(&events);
+        assert_eq!(r.transactions.len(), 1);
+        let first = r.resolve(&label(true, 10)).unwrap();
+        assert_eq!((first.merchant_id.as_str(), first.replaces), ("m", None));
+        assert!(r.resolve(&label(true, 10)).is_none(), "a repeat");
+        let earlier = r.resolve(&label(true, 3)).unwrap();
+        assert_eq!(earlier.replaces, Some(Utc.timestamp_opt(10, 0).unwrap()));
+        let mut unknown = label(true, 1);
+        unknown.transaction_id = Uuid::from_u128(9);
+        assert!(r.resolve(&unknown).is_none());
     }
 }

@@ -3,6 +3,7 @@
 
 use super::intern::{Interner, Remap, UNKNOWN};
 use super::merchant::MerchantState;
+use super::windows::Horizons;
 
 /// Merchant states by interned id.
 #[derive(Debug, Default)]
@@ -37,16 +38,12 @@ impl Merchants {
         self.states.iter().filter(|m| !m.is_empty()).count()
     }
 
-    /// Drops transactions and labels at or before `horizon` everywhere and
-    /// frees the memory of merchants left without transactions.
-    pub fn maintain(&mut self, horizon: i64) {
+    /// Drops what no accepted transaction can look at everywhere; a
+    /// merchant left without transactions frees its memory.
+    pub fn maintain(&mut self, h: &Horizons) {
         for m in &mut self.states {
-            m.maintain(horizon);
-            if m.is_empty() {
-                *m = MerchantState::default();
-            } else {
-                m.shrink();
-            }
+            m.maintain(h);
+            m.shrink();
         }
     }
 
@@ -79,35 +76,48 @@ impl Merchants {
         Some(remap)
     }
 
-    /// Heap bytes of all merchant states (not part of the per-user budget).
+    /// Bytes of all merchant states (inline and heap), labels aside.
     pub fn heap_bytes(&self) -> usize {
         self.states.capacity() * size_of::<MerchantState>()
             + self.states.iter().map(|m| m.heap_bytes()).sum::<usize>()
+    }
+
+    /// Heap bytes of the merchants' recent labels.
+    pub fn label_bytes(&self) -> usize {
+        self.states.iter().map(|m| m.label_bytes()).sum()
+    }
+
+    /// Bytes of the merchant name table.
+    pub fn name_bytes(&self) -> usize {
+        self.names.approx_bytes()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::features::windows::DAY;
 
     #[test]
     fn ids_index_states_and_survive_compaction() {
         let mut m = Merchants::default();
         let names: Vec<String> = (0..3000).map(|i| format!("m{i}")).collect();
+        let h = |newest: i64| Horizons::new(newest, 0, 0);
         for (i, n) in names.iter().enumerate() {
             let id = m.intern(n);
-            m.state_mut(id).unwrap().insert(i as i64);
+            let time = i as i64 * DAY;
+            m.state_mut(id).unwrap().insert(time, &h(time));
         }
         assert_eq!(m.get("nope"), UNKNOWN);
-        // Everything up to time 2000 expires.
-        m.maintain(2000);
-        assert_eq!(m.active(), 999);
+        // Merchants seen more than 30 days before day 2999 expire.
+        m.maintain(&h(2999 * DAY));
+        assert_eq!(m.active(), 31);
         let mut live = vec![false; m.ids()];
         m.mark(&mut live);
-        let remap = m.compact(&live).expect("two thirds are dead");
-        assert_eq!(m.ids(), 999);
-        let id = m.get("m2500");
-        assert_eq!(remap.apply(2500), id);
+        let remap = m.compact(&live).expect("most are dead");
+        assert_eq!(m.ids(), 31);
+        let id = m.get("m2990");
+        assert_eq!(remap.apply(2990), id);
         assert!(!m.state_mut(id).unwrap().is_empty());
         assert_eq!(m.get("m5"), UNKNOWN);
     }

@@ -1,19 +1,21 @@
 //! The online feature state: computes each transaction's features at its
-//! event time, then adds it; attaches fraud labels; evicts idle state.
+//! event time, then adds it; counts resolved fraud labels; evicts idle
+//! state.
 
-use crate::transaction::{Label, Transaction};
+use crate::transaction::Transaction;
 
 use super::FeatureConfig;
 use super::calendar::{Calendar, channel_code};
-use super::intern::{Interner, MISSING, MIXED, UNKNOWN};
-use super::labels::LabelBook;
+use super::intern::{Interner, MISSING, MIXED, Remap, UNKNOWN};
+use super::labels::FraudLabel;
+use super::memory::StateBytes;
 use super::merchant::{MerchantFeatures, MerchantState};
 use super::merchants::Merchants;
-use super::user::{Detail, UserState};
+use super::user::{Recent, UserState};
 use super::user_features::{Query, UserFeatures};
 use super::users::Users;
 use super::vector::FeatureVector;
-use super::windows::{Horizons, LONGEST, MAX_LABEL_DELAY, MAX_LATENESS, cents, millis, span};
+use super::windows::{Horizons, MAX_LABEL_DELAY, MAX_LATENESS, cents, millis, span};
 
 /// Eviction runs by itself after this many processed transactions, or
 /// after as many as there are active users if that is more, so that its
@@ -24,7 +26,7 @@ pub const EVICT_EVERY: u64 = 10_000;
 /// the live ids found at the last check).
 const FIRST_ID_CHECK: usize = 1024;
 
-/// Per-user, per-merchant and label state of the online feature path.
+/// Per-user and per-merchant state of the online feature path.
 pub struct FeatureState {
     config: FeatureConfig,
     /// Allowed lateness in ms, clamped.
@@ -40,7 +42,6 @@ pub struct FeatureState {
     merchants: Merchants,
     countries: Interner,
     devices: Interner,
-    book: LabelBook,
     /// Interner sizes at which dead ids are looked for next.
     next_id_check: IdChecks,
 }
@@ -68,7 +69,6 @@ impl FeatureState {
             merchants: Merchants::default(),
             countries: Interner::default(),
             devices: Interner::default(),
-            book: LabelBook::default(),
             next_id_check: IdChecks {
                 merchants: FIRST_ID_CHECK,
                 countries: FIRST_ID_CHECK,
@@ -89,12 +89,10 @@ impl FeatureState {
     pub fn process(&mut self, t: &Transaction) -> FeatureVector {
         let time = millis(t.timestamp);
         let accepted = self.accept(time);
+        let h = self.horizons();
         let q = self.query(t, time, accepted);
-        let user = self.user_features(&t.user_id, &q, accepted);
-        let merchant = self.merchant_features(&q, accepted);
-        if accepted {
-            self.book.attach(t.transaction_id, q.merchant, time);
-        }
+        let user = self.user_features(&t.user_id, &q, accepted, &h);
+        let merchant = self.merchant_features(&q, accepted, &h);
         self.since_evict += 1;
         if self.since_evict >= EVICT_EVERY.max(self.users.len() as u64) {
             self.evict();
@@ -102,46 +100,45 @@ impl FeatureState {
         assemble(t, time, &user, &merchant)
     }
 
-    /// Whether transaction `id` was added to the state and is still within
-    /// the span the state keeps (30 days plus the label delay). A caller
-    /// that may see a transaction twice (redelivery, retries) checks this
-    /// first: processing it again would count it twice. A duplicate older
-    /// than that span is beyond the allowed lateness anyway, so processing
-    /// it changes nothing.
-    pub fn remembers(&self, id: &uuid::Uuid) -> bool {
-        self.book.contains(id)
+    /// Whether `t` may already be in the state, so that a caller which can
+    /// see a transaction twice (redelivery, retries) must check its store
+    /// before processing it: true when `t` is not newer than its user's
+    /// newest transaction, or is older than the allowed lateness (then it
+    /// would not change the state, but its stored features must be kept).
+    /// A new transaction of an in-order stream is never suspect, except
+    /// when it shares its user's newest millisecond.
+    pub fn may_have_processed(&self, t: &Transaction) -> bool {
+        let time = millis(t.timestamp);
+        time < self.newest.saturating_sub(self.lateness)
+            || self.users.get(&t.user_id).is_some_and(|u| time <= u.newest)
     }
 
-    /// Records a label: a fraud label for a transaction in the state makes
-    /// it count as fraud for features at or after `labeled_at`; anything
-    /// else is ignored, and applying the same label twice changes nothing.
-    pub fn observe_label(&mut self, label: &Label) {
-        if !label.is_fraud {
-            return;
-        }
-        let Some(a) = self
-            .book
-            .label(&label.transaction_id, millis(label.labeled_at))
-        else {
-            return;
-        };
-        if let Some(m) = self.merchants.state_mut(a.merchant) {
-            m.record_fraud(a.time, a.labeled_at, a.replaces);
+    /// Counts a resolved fraud label at its transaction's merchant: the
+    /// transaction counts as fraud for features at or after `labeled_at`.
+    /// A label for a merchant or a day the state no longer holds changes
+    /// nothing.
+    pub fn observe_fraud(&mut self, label: &FraudLabel) {
+        let h = self.horizons();
+        let merchant = self.merchants.get(&label.merchant_id);
+        if let Some(m) = self.merchants.state_mut(merchant) {
+            m.record_fraud(
+                label.transaction_id,
+                millis(label.transaction_time),
+                millis(label.labeled_at),
+                label.replaces.map(millis),
+                &h,
+            );
         }
     }
 
-    /// Drops users and merchants whose newest transaction is outside every
-    /// window of any transaction the state still accepts (older than
-    /// newest − lateness − 30 days, and − label delay for merchants), trims
-    /// the rest and releases memory slack. Never changes a feature.
+    /// Drops users and merchants outside every window of any transaction
+    /// the state still accepts, settles and trims the rest and releases
+    /// memory slack. Never changes a feature.
     pub fn evict(&mut self) {
         self.since_evict = 0;
         let h = self.horizons();
         self.users.evict(&h);
-        self.merchants.maintain(h.merchant);
-        // The book spans 30 days + label delay: sweeping it after an eighth
-        // of that keeps it within ~12% of its size, at a small cost.
-        self.book.maintain(h.merchant, (LONGEST + self.delay) / 8);
+        self.merchants.maintain(&h);
         self.compact_ids();
     }
 
@@ -150,22 +147,27 @@ impl FeatureState {
         self.users.len()
     }
 
-    /// Number of merchants with retained transactions.
+    /// Number of merchants with transactions held.
     pub fn active_merchants(&self) -> usize {
         self.merchants.active()
     }
 
-    /// Approximate heap + inline bytes of all per-user state (user map,
-    /// user states and their vectors at capacity; shared interners, merchant
-    /// state and the label book are not included, nor allocator overhead).
-    pub fn approx_bytes(&self) -> usize {
-        self.users.approx_bytes()
+    /// Approximate bytes of the whole state, by part (users, merchants,
+    /// labels, interners): inline sizes and heap capacities.
+    pub fn memory(&self) -> StateBytes {
+        StateBytes {
+            users: self.users.approx_bytes(),
+            merchants: self.merchants.heap_bytes(),
+            labels: self.merchants.label_bytes(),
+            interners: self.merchants.name_bytes()
+                + self.countries.approx_bytes()
+                + self.devices.approx_bytes(),
+        }
     }
 
-    /// Approximate heap bytes of merchant states and the label book, the
-    /// state that is not per user.
-    pub fn approx_shared_bytes(&self) -> usize {
-        self.merchants.heap_bytes() + self.book.approx_bytes()
+    /// Approximate bytes of the whole state ([`FeatureState::memory`]'s total).
+    pub fn approx_bytes(&self) -> usize {
+        self.memory().total()
     }
 
     /// How many transactions arrived later than the allowed lateness (their
@@ -199,8 +201,10 @@ impl FeatureState {
                 self.devices.intern_opt(device),
             )
         } else {
+            // The merchant is interned anyway: a late transaction still
+            // counts in its merchant's day (see `count_late`).
             (
-                self.merchants.get(&t.merchant_id),
+                self.merchants.intern(&t.merchant_id),
                 self.countries.get_opt(country),
                 self.devices.get_opt(device),
             )
@@ -214,9 +218,7 @@ impl FeatureState {
         }
     }
 
-    /// Old state is only dropped by [`FeatureState::evict`]: the windows
-    /// ignore it anyway, so trimming per transaction would only cost time.
-    fn user_features(&mut self, id: &str, q: &Query, accepted: bool) -> UserFeatures {
+    fn user_features(&mut self, id: &str, q: &Query, accepted: bool, h: &Horizons) -> UserFeatures {
         if !accepted {
             return match self.users.get(id) {
                 Some(user) => user.features(q),
@@ -225,25 +227,32 @@ impl FeatureState {
         }
         let user = self.users.get_or_insert(id);
         let features = user.features(q);
-        let detail = Detail {
-            merchant: q.merchant,
-            country: q.country,
-            device: q.device,
-        };
-        user.insert(q.t, q.cents, detail);
+        user.insert(
+            Recent {
+                time: q.t,
+                cents: q.cents,
+                merchant: q.merchant,
+                country: q.country,
+                device: q.device,
+            },
+            h,
+        );
         features
     }
 
-    fn merchant_features(&mut self, q: &Query, accepted: bool) -> MerchantFeatures {
+    fn merchant_features(&mut self, q: &Query, accepted: bool, h: &Horizons) -> MerchantFeatures {
         let delay = self.delay;
         match self.merchants.state_mut(q.merchant) {
             Some(m) if accepted => {
                 let features = m.features(q.t, delay);
-                m.insert(q.t);
+                m.insert(q.t, h);
                 features
             }
-            // The search hints change, nothing else.
-            Some(m) => m.features(q.t, delay),
+            Some(m) => {
+                let features = m.features(q.t, delay);
+                m.count_late(q.t, h);
+                features
+            }
             None => MerchantState::default().features(q.t, delay),
         }
     }
@@ -258,34 +267,42 @@ impl FeatureState {
                 .iter()
                 .for_each(|u| u.mark(&mut live, &mut [], &mut []));
             if let Some(remap) = self.merchants.compact(&live) {
-                self.users.remap_merchants(&remap);
-                self.book.remap(&remap);
+                self.users
+                    .for_each_mut(|u| u.remap(Some(&remap), None, None));
             }
             self.next_id_check.merchants = next_check(self.merchants.ids());
         }
         if self.countries.len() >= self.next_id_check.countries {
-            let mut live = vec![false; self.countries.len()];
-            self.users
-                .iter()
-                .for_each(|u| u.mark(&mut [], &mut live, &mut []));
-            if self.countries.worth_compacting(count(&live)) {
-                let remap = self.countries.compact(&live);
-                self.users.for_each_mut(|u| u.remap_countries(&remap));
+            if let Some(remap) = compact(&mut self.countries, &self.users, |u, live| {
+                u.mark(&mut [], live, &mut [])
+            }) {
+                self.users
+                    .for_each_mut(|u| u.remap(None, Some(&remap), None));
             }
             self.next_id_check.countries = next_check(self.countries.len());
         }
         if self.devices.len() >= self.next_id_check.devices {
-            let mut live = vec![false; self.devices.len()];
-            self.users
-                .iter()
-                .for_each(|u| u.mark(&mut [], &mut [], &mut live));
-            if self.devices.worth_compacting(count(&live)) {
-                let remap = self.devices.compact(&live);
-                self.users.for_each_mut(|u| u.remap_devices(&remap));
+            if let Some(remap) = compact(&mut self.devices, &self.users, |u, live| {
+                u.mark(&mut [], &mut [], live)
+            }) {
+                self.users
+                    .for_each_mut(|u| u.remap(None, None, Some(&remap)));
             }
             self.next_id_check.devices = next_check(self.devices.len());
         }
     }
+}
+
+/// Compacts an interner whose ids only users refer to, when most are dead.
+fn compact(
+    names: &mut Interner,
+    users: &Users,
+    mark: impl Fn(&UserState, &mut [bool]),
+) -> Option<Remap> {
+    let mut live = vec![false; names.len()];
+    users.iter().for_each(|u| mark(u, &mut live));
+    let count = live.iter().filter(|&&l| l).count();
+    names.worth_compacting(count).then(|| names.compact(&live))
 }
 
 impl std::fmt::Debug for FeatureState {
@@ -294,7 +311,7 @@ impl std::fmt::Debug for FeatureState {
             .field("config", &self.config)
             .field("newest_ms", &self.newest)
             .field("active_users", &self.users.len())
-            .field("label_book", &self.book.len())
+            .field("active_merchants", &self.merchants.active())
             .field("late_events", &self.late)
             .finish_non_exhaustive()
     }
@@ -303,10 +320,6 @@ impl std::fmt::Debug for FeatureState {
 /// The interner size at which to look again: twice the ids now live.
 fn next_check(live: usize) -> usize {
     (2 * live).max(FIRST_ID_CHECK)
-}
-
-fn count(live: &[bool]) -> usize {
-    live.iter().filter(|&&l| l).count()
 }
 
 /// The full vector from the three groups of features.

@@ -1,149 +1,267 @@
-//! One user's state: the exact (time, amount) history of 30 days plus
-//! lateness, the details of the recent transactions, and summaries of the
-//! details of older ones.
+//! One user's state: bucketed aggregates for the windows, the merchants
+//! and countries seen, the newest transactions (the tail) and a summary of
+//! the newest settled one.
 //!
-//! Only the 24 h distinct counts need every transaction's merchant and
-//! country, so details are kept per transaction for the last 24 h (plus
-//! lateness) and then *folded*: a folded transaction leaves behind the
-//! newest time per merchant (for the 30-day first-time check) and, for the
-//! newest folded transactions (all those at the newest folded millisecond),
-//! their country and the newest device (for the previous-transaction
-//! flags), summarised with [`merge`]. That is exact for every transaction
-//! the state still accepts, because an accepted transaction is never older
-//! than the fold horizon plus 24 h, and a fold never splits transactions of
-//! one millisecond.
+//! Every transaction goes into the buckets at once. It stays in the tail
+//! until it is settled (see `tail.rs`); then the merchant and country it
+//! names become *seen* at its hour and, if it is the newest settled
+//! transaction, it becomes the summary the previous-transaction flags read.
+//!
+//! Bound per user, whatever its volume: 61 minute, 25 hour, 8 day and 7
+//! period buckets, at most [`TAIL_CAP`] recent transactions (plus those of
+//! one millisecond), at most [`SEEN_CAP`] merchants and countries each.
 
+use super::buckets::{Bucket, Buckets};
 use super::intern::{MISSING, MIXED, Remap};
-use super::ledger::{Ledger, grow};
-use super::windows::Horizons;
+use super::memory::{grow, shrink};
+use super::tail::{Tail, Timed};
+use super::windows::{Grain, Horizons, Window};
 
-/// Per-transaction details of a recent transaction.
+/// Most transactions a user keeps one by one (beyond those of the newest
+/// millisecond).
+pub(super) const TAIL_CAP: usize = 8;
+/// Most merchants (and, separately, countries) a user keeps as seen; past
+/// it the one seen longest ago is forgotten.
+pub(super) const SEEN_CAP: usize = 1024;
+
+/// Transactions of one minute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Detail {
+pub(super) struct MinuteBucket {
+    pub cents: u64,
+    pub index: u32,
+    pub count: u32,
+}
+
+/// Transactions of one hour, and how many merchants and countries were
+/// last seen (settled) in that hour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct HourBucket {
+    pub cents: u64,
+    pub index: u32,
+    pub count: u32,
+    pub merchants: u32,
+    pub countries: u32,
+}
+
+/// Transactions of one day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct DayBucket {
+    pub index: u32,
+    pub count: u32,
+}
+
+/// Amounts of one five-day period as exact integer moments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct PeriodBucket {
+    pub squares: u128,
+    pub sum: u64,
+    pub index: u32,
+    pub n: u32,
+}
+
+macro_rules! bucket {
+    ($t:ty { $($field:ident),* }) => {
+        impl Bucket for $t {
+            fn empty(index: u32) -> Self {
+                Self { index, $($field: 0),* }
+            }
+            fn index(&self) -> u32 {
+                self.index
+            }
+        }
+    };
+}
+bucket!(MinuteBucket { cents, count });
+bucket!(HourBucket {
+    cents,
+    count,
+    merchants,
+    countries
+});
+bucket!(DayBucket { count });
+bucket!(PeriodBucket { squares, sum, n });
+
+/// One recent transaction as the tail keeps it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Recent {
+    pub time: i64,
+    pub cents: u32,
     pub merchant: u32,
     pub country: u32,
     pub device: u32,
 }
 
-/// A merchant of folded transactions and the newest time (offset) there.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Seen {
-    pub merchant: u32,
-    pub last: u32,
+impl Timed for Recent {
+    fn time(&self) -> i64 {
+        self.time
+    }
 }
 
-/// The state of one user. Times are u32 millisecond offsets from `base`.
-#[derive(Debug)]
+/// A merchant or country and the hour it was last seen in a settled
+/// transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Seen {
+    pub id: u32,
+    pub hour: u32,
+}
+
+/// The newest settled transactions: their time and merged country, and
+/// the newest settled ones with a device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Settled {
+    pub time: i64,
+    pub device_time: i64,
+    pub country: u32,
+    pub device: u32,
+}
+
+impl Default for Settled {
+    fn default() -> Self {
+        Settled {
+            time: i64::MIN,
+            device_time: i64::MIN,
+            country: MISSING,
+            device: MISSING,
+        }
+    }
+}
+
+impl Settled {
+    /// Takes in a settled transaction. Those of one millisecond are merged
+    /// whatever their order, so the summary does not depend on it.
+    fn absorb(&mut self, e: &Recent) {
+        if e.time > self.time {
+            self.time = e.time;
+            self.country = e.country;
+        } else if e.time == self.time {
+            self.country = merge(self.country, e.country);
+        }
+        if e.device != MISSING {
+            if e.time > self.device_time {
+                self.device_time = e.time;
+                self.device = e.device;
+            } else if e.time == self.device_time {
+                self.device = merge(self.device, e.device);
+            }
+        }
+    }
+}
+
+/// The state of one user.
+#[derive(Debug, Clone)]
 pub(super) struct UserState {
-    /// The instant (ms since the epoch) of offset 0.
-    pub base: i64,
-    /// Every retained transaction, sorted by time (ties in arrival order).
-    pub ledger: Ledger,
-    /// Details of the newest `recent.len()` ledger records, in ledger order.
-    pub recent: Vec<Detail>,
-    /// Merchants of folded transactions, each with its newest time.
-    pub seen: Vec<Seen>,
-    /// Countries of the newest folded transactions (those at the newest
-    /// folded millisecond), merged with [`merge`] ([`MISSING`] if none).
-    pub folded_country: u32,
-    /// Devices of the newest folded transactions with a device (those at
-    /// the newest such millisecond), merged with [`merge`] ([`MISSING`] if
-    /// none).
-    pub folded_device: u32,
-    /// Time offset of the transactions `folded_device` came from.
-    pub folded_device_at: u32,
+    /// Newest transaction time held (ms), `i64::MIN` when new.
+    pub newest: i64,
+    pub minutes: Buckets<MinuteBucket>,
+    pub hours: Buckets<HourBucket>,
+    pub days: Buckets<DayBucket>,
+    pub periods: Buckets<PeriodBucket>,
+    /// Merchants of settled transactions, by id.
+    pub merchants: Vec<Seen>,
+    /// Countries of settled transactions, by id.
+    pub countries: Vec<Seen>,
+    pub tail: Tail<Recent>,
+    pub settled: Settled,
 }
 
 impl Default for UserState {
     fn default() -> Self {
         UserState {
-            base: 0,
-            ledger: Ledger::default(),
-            recent: Vec::new(),
-            seen: Vec::new(),
-            folded_country: MISSING,
-            folded_device: MISSING,
-            folded_device_at: 0,
+            newest: i64::MIN,
+            minutes: Buckets::default(),
+            hours: Buckets::default(),
+            days: Buckets::default(),
+            periods: Buckets::default(),
+            merchants: Vec::new(),
+            countries: Vec::new(),
+            tail: Tail::default(),
+            settled: Settled::default(),
+        }
+    }
+}
+
+/// Which counter of an hour bucket a seen list keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SeenKind {
+    Merchant,
+    Country,
+}
+
+impl SeenKind {
+    fn counter(self, b: &mut HourBucket) -> &mut u32 {
+        match self {
+            SeenKind::Merchant => &mut b.merchants,
+            SeenKind::Country => &mut b.countries,
         }
     }
 }
 
 impl UserState {
-    /// Whether the user has no retained transaction.
-    pub fn is_empty(&self) -> bool {
-        self.ledger.is_empty()
+    /// Adds a transaction the state accepts, settles what the horizons
+    /// allow and drops buckets no accepted transaction can look at.
+    pub fn insert(&mut self, r: Recent, h: &Horizons) {
+        self.newest = self.newest.max(r.time);
+        let c = u64::from(r.cents);
+        let m = self.minutes.at(Grain::Minute.of(r.time));
+        m.count += 1;
+        m.cents += c;
+        let hour = self.hours.at(Grain::Hour.of(r.time));
+        hour.count += 1;
+        hour.cents += c;
+        self.days.at(Grain::Day.of(r.time)).count += 1;
+        let p = self.periods.at(Grain::Period.of(r.time));
+        p.n += 1;
+        p.sum += c;
+        // c² < 2⁶⁴ for any u32 amount; only the sum needs 128 bits.
+        p.squares += u128::from(c * c);
+        self.tail.insert(r);
+        self.settle(h);
+        self.drop_old_buckets(h);
     }
 
-    /// Time (ms since the epoch) of the newest retained transaction.
-    #[cfg(test)]
-    pub fn newest(&self) -> Option<i64> {
-        self.ledger.last_time().map(|t| self.base + i64::from(t))
-    }
-
-    /// Index of the first ledger record that has details in `recent`.
-    pub fn recent_start(&self) -> usize {
-        self.ledger.len() - self.recent.len()
-    }
-
-    /// Adds a transaction at its sorted position (after equal times). An
-    /// instant that cannot share the u32 offsets with the newest transaction
-    /// (only possible beyond the clamped lateness) is not stored.
-    pub fn insert(&mut self, t: i64, cents: u32, detail: Detail) {
-        if !self.anchor(t) {
-            return;
-        }
-        let Ok(time) = u32::try_from(t - self.base) else {
-            return;
-        };
-        let pos = self.ledger.count_le(i64::from(time));
-        let recent_start = self.recent_start();
-        self.ledger.insert(pos, time, cents);
-        if pos >= recent_start {
-            grow(&mut self.recent);
-            self.recent.insert(pos - recent_start, detail);
-        } else {
-            // Older than a folded transaction: unreachable for accepted
-            // transactions (see the module docs), summarised to stay correct.
-            self.note_seen(detail.merchant, time);
-        }
-    }
-
-    /// Folds details older than the detail horizon and drops what is older
-    /// than the user horizon. Never changes the features of a transaction
-    /// the state accepts, so it runs only on eviction rounds, for memory.
+    /// Settles, drops and forgets what no accepted transaction can need
+    /// (eviction rounds): never changes a feature.
     pub fn maintain(&mut self, h: &Horizons) {
-        if self.is_empty() {
-            return;
-        }
-        let detailed = self.ledger.count_le(h.detail.saturating_sub(self.base));
-        let to_fold = detailed.saturating_sub(self.recent_start());
-        self.fold(to_fold.min(self.recent.len()));
-        let old = self.ledger.count_le(h.user.saturating_sub(self.base));
-        self.ledger.drain_front(old);
-        let surplus = self.recent.len().saturating_sub(self.ledger.len());
-        self.recent.drain(..surplus);
-        let keep_after = h.user.saturating_sub(self.base);
-        self.seen.retain(|s| i64::from(s.last) > keep_after);
-        if i64::from(self.folded_device_at) <= keep_after {
-            self.folded_device = MISSING;
-        }
+        self.settle(h);
+        self.drop_old_buckets(h);
+        let first_day = h.keep_from(Window::THIRTY_DAYS);
+        let recent = |s: &Seen| s.hour / 24 >= first_day;
+        self.merchants.retain(recent);
+        self.countries.retain(recent);
     }
 
-    /// Releases capacity slack (called on eviction rounds). The details
-    /// and summaries shrink and grow back with every fold, so they are only
-    /// shrunk when less than half full: reallocating them on each round
-    /// cost more time than their few bytes of slack are worth.
+    /// Whether nothing of the user can matter to an accepted transaction.
+    pub fn idle(&self, h: &Horizons) -> bool {
+        self.newest <= h.user()
+    }
+
+    /// Releases capacity slack (eviction rounds).
     pub fn shrink(&mut self) {
-        self.ledger.shrink();
-        shrink_half_empty(&mut self.recent);
-        shrink_half_empty(&mut self.seen);
+        self.minutes.shrink();
+        self.hours.shrink();
+        self.days.shrink();
+        self.periods.shrink();
+        shrink(&mut self.merchants);
+        shrink(&mut self.countries);
+        self.tail.shrink();
     }
 
     /// Heap bytes held (capacities).
     pub fn heap_bytes(&self) -> usize {
-        self.ledger.heap_bytes()
-            + self.recent.capacity() * size_of::<Detail>()
-            + self.seen.capacity() * size_of::<Seen>()
+        self.minutes.heap_bytes()
+            + self.hours.heap_bytes()
+            + self.days.heap_bytes()
+            + self.periods.heap_bytes()
+            + (self.merchants.capacity() + self.countries.capacity()) * size_of::<Seen>()
+            + self.tail.heap_bytes()
+    }
+
+    /// The hour a merchant or country was last seen in a settled
+    /// transaction.
+    pub fn seen_hour(list: &[Seen], id: u32) -> Option<u32> {
+        list.binary_search_by_key(&id, |s| s.id)
+            .ok()
+            .map(|i| list[i].hour)
     }
 
     /// Marks the interned ids this user refers to.
@@ -153,161 +271,149 @@ impl UserState {
                 *slot = true;
             }
         };
-        for d in &self.recent {
-            set(merchants, d.merchant);
-            set(countries, d.country);
-            set(devices, d.device);
+        for r in self.tail.all() {
+            set(merchants, r.merchant);
+            set(countries, r.country);
+            set(devices, r.device);
         }
-        for s in &self.seen {
-            set(merchants, s.merchant);
-        }
-        set(countries, self.folded_country);
-        set(devices, self.folded_device);
+        self.merchants.iter().for_each(|s| set(merchants, s.id));
+        self.countries.iter().for_each(|s| set(countries, s.id));
+        set(countries, self.settled.country);
+        set(devices, self.settled.device);
     }
 
-    /// Renumbers merchant ids after the merchant interner was compacted.
-    pub fn remap_merchants(&mut self, remap: &Remap) {
-        for d in &mut self.recent {
-            d.merchant = remap.apply(d.merchant);
+    /// Renumbers ids after an interner was compacted (`None`: unchanged).
+    pub fn remap(
+        &mut self,
+        merchants: Option<&Remap>,
+        countries: Option<&Remap>,
+        devices: Option<&Remap>,
+    ) {
+        let apply = |remap: Option<&Remap>, id: u32| remap.map_or(id, |r| r.apply(id));
+        self.tail.update(|r| {
+            r.merchant = apply(merchants, r.merchant);
+            r.country = apply(countries, r.country);
+            r.device = apply(devices, r.device);
+        });
+        if let Some(remap) = merchants {
+            remap_seen(
+                &mut self.merchants,
+                &mut self.hours,
+                remap,
+                SeenKind::Merchant,
+            );
         }
-        for s in &mut self.seen {
-            s.merchant = remap.apply(s.merchant);
+        if let Some(remap) = countries {
+            remap_seen(
+                &mut self.countries,
+                &mut self.hours,
+                remap,
+                SeenKind::Country,
+            );
         }
+        self.settled.country = apply(countries, self.settled.country);
+        self.settled.device = apply(devices, self.settled.device);
     }
 
-    /// Renumbers country ids after the country interner was compacted.
-    pub fn remap_countries(&mut self, remap: &Remap) {
-        for d in &mut self.recent {
-            d.country = remap.apply(d.country);
-        }
-        self.folded_country = remap.apply(self.folded_country);
-    }
-
-    /// Renumbers device ids after the device interner was compacted.
-    pub fn remap_devices(&mut self, remap: &Remap) {
-        for d in &mut self.recent {
-            d.device = remap.apply(d.device);
-        }
-        self.folded_device = remap.apply(self.folded_device);
-    }
-
-    /// Moves the base so that `t` gets a u32 offset; false if it cannot
-    /// share the offsets with the retained transactions.
-    fn anchor(&mut self, t: i64) -> bool {
-        if self.is_empty() {
-            self.reset(t);
-            return true;
-        }
-        let rel = t - self.base;
-        if rel < 0 {
-            return self.move_base_back(t);
-        }
-        if rel > i64::from(u32::MAX) {
-            self.move_base_forward(t);
-        }
-        true
-    }
-
-    /// Forgets everything and starts at `t`.
-    fn reset(&mut self, t: i64) {
-        self.base = t;
-        self.recent.clear();
-        self.seen.clear();
-        self.folded_country = MISSING;
-        self.folded_device = MISSING;
-        self.folded_device_at = 0;
-    }
-
-    /// A late transaction before the base: offsets grow by the difference.
-    fn move_base_back(&mut self, t: i64) -> bool {
-        let delta = self.base - t;
-        let newest = self.ledger.last_time().map_or(0, i64::from);
-        let Ok(delta) = u32::try_from(delta) else {
-            return false;
-        };
-        if newest + i64::from(delta) > i64::from(u32::MAX) {
-            return false;
-        }
-        self.ledger.shift_later(delta);
-        for s in &mut self.seen {
-            s.last = s.last.saturating_add(delta);
-        }
-        self.folded_device_at = self.folded_device_at.saturating_add(delta);
-        self.base = t;
-        true
-    }
-
-    /// A transaction too far after the base: the base moves to the oldest
-    /// record, dropping records that still would not fit (only possible if
-    /// maintenance did not run, since retention is shorter than u32 ms).
-    fn move_base_forward(&mut self, t: i64) {
-        let too_old = self
-            .ledger
-            .count_le(t - self.base - i64::from(u32::MAX) - 1);
-        let recent_start = self.recent_start();
-        self.ledger.drain_front(too_old);
-        self.recent
-            .drain(..too_old.saturating_sub(recent_start).min(self.recent.len()));
-        let Some(first) = self.ledger.time(0) else {
-            self.reset(t);
-            return;
-        };
-        self.ledger.shift_earlier(first);
-        self.seen.retain(|s| s.last >= first);
-        for s in &mut self.seen {
-            s.last -= first;
-        }
-        if self.folded_device_at < first {
-            self.folded_device = MISSING;
-        }
-        self.folded_device_at = self.folded_device_at.saturating_sub(first);
-        self.base += i64::from(first);
-    }
-
-    /// Folds the `count` oldest recent transactions into the summaries.
-    /// Transactions of one millisecond are merged, whatever their order: a
-    /// fold never splits them (`maintain` folds up to a time), so the
-    /// summaries of a new millisecond replace the older ones.
-    fn fold(&mut self, count: usize) {
-        let start = self.recent_start();
-        let mut country_at = None;
-        let mut device_at = None;
-        for i in 0..count {
-            let (Some(d), Some(time)) = (self.recent.get(i).copied(), self.ledger.time(start + i))
-            else {
-                break;
-            };
-            self.note_seen(d.merchant, time);
-            self.folded_country = match country_at {
-                Some(at) if at == time => merge(self.folded_country, d.country),
-                _ => d.country,
-            };
-            country_at = Some(time);
-            if d.device != MISSING {
-                self.folded_device = match device_at {
-                    Some(at) if at == time => merge(self.folded_device, d.device),
-                    _ => d.device,
-                };
-                self.folded_device_at = time;
-                device_at = Some(time);
+    /// Moves settled transactions out of the tail into the seen lists and
+    /// the summary.
+    fn settle(&mut self, h: &Horizons) {
+        let UserState {
+            tail,
+            merchants,
+            countries,
+            hours,
+            settled,
+            ..
+        } = self;
+        tail.settle(h.accept, TAIL_CAP, |e| {
+            let hour = Grain::Hour.of(e.time);
+            note_seen(merchants, hours, e.merchant, hour, SeenKind::Merchant);
+            if e.country != MISSING {
+                note_seen(countries, hours, e.country, hour, SeenKind::Country);
             }
-        }
-        self.recent.drain(..count.min(self.recent.len()));
+            settled.absorb(&e);
+        });
     }
 
-    /// Records that the user was at `merchant` at offset `time`.
-    fn note_seen(&mut self, merchant: u32, time: u32) {
-        match self.seen.iter_mut().find(|s| s.merchant == merchant) {
-            Some(s) => s.last = s.last.max(time),
-            None => {
-                grow(&mut self.seen);
-                self.seen.push(Seen {
-                    merchant,
-                    last: time,
-                });
+    fn drop_old_buckets(&mut self, h: &Horizons) {
+        self.minutes.drop_before(h.keep_from(Window::ONE_HOUR));
+        self.hours.drop_before(h.keep_from(Window::ONE_DAY));
+        self.days.drop_before(h.keep_from(Window::SEVEN_DAYS));
+        self.periods.drop_before(h.keep_from(Window::PROFILE));
+    }
+}
+
+/// Records that `id` was seen at `hour` in a settled transaction, keeping
+/// the hour buckets' counts of "last seen here" in step. An unknown value
+/// ([`super::intern::UNKNOWN`] never reaches here: only stored ids do).
+fn note_seen(
+    list: &mut Vec<Seen>,
+    hours: &mut Buckets<HourBucket>,
+    id: u32,
+    hour: u32,
+    kind: SeenKind,
+) {
+    match list.binary_search_by_key(&id, |s| s.id) {
+        Ok(i) if list[i].hour < hour => {
+            count_seen(hours, list[i].hour, kind, false);
+            list[i].hour = hour;
+            count_seen(hours, hour, kind, true);
+        }
+        Ok(_) => {}
+        Err(i) => {
+            grow(list);
+            list.insert(i, Seen { id, hour });
+            count_seen(hours, hour, kind, true);
+            if list.len() > SEEN_CAP {
+                forget_oldest(list, hours, kind);
             }
         }
     }
+}
+
+/// Forgets the value seen longest ago (the lowest id among ties).
+fn forget_oldest(list: &mut Vec<Seen>, hours: &mut Buckets<HourBucket>, kind: SeenKind) {
+    let oldest = list
+        .iter()
+        .enumerate()
+        .min_by_key(|(_, s)| (s.hour, s.id))
+        .map(|(i, _)| i);
+    if let Some(i) = oldest {
+        count_seen(hours, list[i].hour, kind, false);
+        list.remove(i);
+    }
+}
+
+/// Adds or takes one from the "last seen here" count of an hour; a bucket
+/// already dropped is outside every window, so there is nothing to count.
+fn count_seen(hours: &mut Buckets<HourBucket>, hour: u32, kind: SeenKind, add: bool) {
+    if let Some(b) = hours.get_mut(hour) {
+        let c = kind.counter(b);
+        *c = if add { *c + 1 } else { c.saturating_sub(1) };
+    }
+}
+
+/// Renumbers a seen list; values merged into one id keep their newest
+/// hour, forgotten ones ([`super::intern::UNKNOWN`]) are dropped, with the
+/// hour counts kept in step.
+fn remap_seen(
+    list: &mut Vec<Seen>,
+    hours: &mut Buckets<HourBucket>,
+    remap: &Remap,
+    kind: SeenKind,
+) {
+    let old = std::mem::take(list);
+    for s in old {
+        let id = remap.apply(s.id);
+        if id == super::intern::UNKNOWN {
+            count_seen(hours, s.hour, kind, false);
+        } else {
+            list.push(Seen { id, ..s });
+        }
+    }
+    // Compaction keeps the old order of surviving ids, so the list stays sorted.
+    debug_assert!(list.windows(2).all(|w| w[0].id < w[1].id));
 }
 
 /// Adds `value` to the summary of the values of simultaneous transactions:
@@ -324,90 +430,105 @@ pub(super) fn merge(summary: u32, value: u32) -> u32 {
     }
 }
 
-/// Shrinks `v` when it is less than half full.
-fn shrink_half_empty<T>(v: &mut Vec<T>) {
-    if v.capacity() > 2 * v.len() + 2 {
-        v.shrink_to_fit();
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::features::windows::{DAY, HOUR, LONGEST, TEN_MINUTES, WEEK};
+    use crate::features::windows::{DAY, HOUR, MINUTE};
 
-    fn detail(merchant: u32, country: u32, device: u32) -> Detail {
-        Detail {
+    fn recent(time: i64, merchant: u32, country: u32, device: u32) -> Recent {
+        Recent {
+            time,
+            cents: 100,
             merchant,
             country,
             device,
         }
     }
 
-    #[test]
-    fn insert_keeps_time_order_and_details_aligned() {
-        let mut u = UserState::default();
-        u.insert(1_000, 100, detail(1, 1, MISSING));
-        u.insert(3_000, 300, detail(3, 3, 3));
-        u.insert(2_000, 200, detail(2, 2, 2));
-        u.insert(2_000, 250, detail(4, 4, 4));
-        assert_eq!(u.base, 1_000);
-        let times: Vec<_> = (0..4).map(|i| u.ledger.time(i).unwrap()).collect();
-        assert_eq!(times, [0, 1_000, 1_000, 2_000]);
-        let merchants: Vec<_> = u.recent.iter().map(|d| d.merchant).collect();
-        assert_eq!(merchants, [1, 2, 4, 3]);
-        // Earlier than the base: offsets move.
-        u.insert(500, 50, detail(5, 5, 5));
-        assert_eq!(u.base, 500);
-        assert_eq!(u.ledger.time(1), Some(500));
-        assert_eq!(u.recent[0].merchant, 5);
-        assert_eq!(u.newest(), Some(3_000));
+    fn horizons(newest: i64) -> Horizons {
+        Horizons::new(newest, 10 * MINUTE, 7 * DAY)
     }
 
     #[test]
-    fn maintenance_folds_then_drops() {
+    fn settling_moves_transactions_from_the_tail_to_the_seen_lists() {
         let mut u = UserState::default();
         let t0 = 100 * DAY;
-        u.insert(t0, 1, detail(7, 1, 9));
-        u.insert(t0 + HOUR, 1, detail(8, 2, MISSING));
-        u.insert(t0 + 3 * DAY, 1, detail(7, 3, MISSING));
-        // Newest seen = t0 + 3 d: both day-0 transactions are folded.
-        u.maintain(&Horizons::new(t0 + 3 * DAY, TEN_MINUTES, WEEK));
-        assert_eq!(u.recent.len(), 1);
-        assert_eq!(u.folded_country, 2);
-        assert_eq!(u.folded_device, 9);
-        assert_eq!(u.folded_device_at, 0);
-        let mut seen: Vec<_> = u.seen.iter().map(|s| (s.merchant, s.last)).collect();
-        seen.sort();
-        assert_eq!(seen, [(7, 0), (8, HOUR as u32)]);
-        // A month later everything but the newest transaction is gone.
-        u.maintain(&Horizons::new(
-            t0 + HOUR + LONGEST + TEN_MINUTES,
-            TEN_MINUTES,
-            WEEK,
-        ));
-        assert_eq!(u.ledger.len(), 1);
-        let seen: Vec<_> = u.seen.iter().map(|s| (s.merchant, s.last)).collect();
-        assert_eq!(seen, [(7, 3 * DAY as u32)]);
-        assert_eq!(u.folded_device, MISSING);
+        u.insert(recent(t0, 7, 1, 9), &horizons(t0));
+        u.insert(recent(t0 + HOUR, 8, 2, MISSING), &horizons(t0 + HOUR));
+        // The first is more than 10 minutes older than the newest: settled.
+        assert_eq!(u.tail.all().len(), 1);
         assert_eq!(
-            u.recent.len(),
-            0,
-            "newest is also older than the detail horizon"
+            UserState::seen_hour(&u.merchants, 7),
+            Some(Grain::Hour.of(t0))
         );
+        assert_eq!(UserState::seen_hour(&u.merchants, 8), None);
+        assert_eq!(u.settled.time, t0);
+        assert_eq!((u.settled.country, u.settled.device), (1, 9));
+        u.insert(
+            recent(t0 + 3 * HOUR, 7, 3, MISSING),
+            &horizons(t0 + 3 * HOUR),
+        );
+        // Merchant 7 again, not settled yet: still counted at hour 0.
+        let hour = |i: i64| Grain::Hour.of(t0 + i * HOUR);
+        let counts: Vec<_> = u
+            .hours
+            .range(0, u32::MAX)
+            .iter()
+            .map(|b| (b.index, b.merchants))
+            .collect();
+        assert_eq!(counts, [(hour(0), 1), (hour(1), 1), (hour(3), 0)]);
+        assert_eq!(u.settled.device, 9, "the newest with a device");
+        assert_eq!(u.settled.country, 2);
     }
 
     #[test]
-    fn base_moves_forward_when_offsets_would_overflow() {
+    fn simultaneous_settled_transactions_are_merged() {
+        let mut s = Settled::default();
+        s.absorb(&recent(5, 0, 1, 4));
+        s.absorb(&recent(5, 0, 2, 4));
+        assert_eq!((s.country, s.device), (MIXED, 4));
+        s.absorb(&recent(6, 0, 3, MISSING));
+        assert_eq!((s.country, s.device, s.device_time), (3, 4, 5));
+    }
+
+    #[test]
+    fn the_tail_is_capped_and_buckets_expire() {
         let mut u = UserState::default();
-        u.insert(0, 1, detail(1, 1, 1));
-        u.insert(40 * DAY, 2, detail(2, 2, 2));
-        // 60 days is past u32 ms from the base: the base moves to the
-        // oldest record that still fits, older ones are dropped.
-        u.insert(60 * DAY, 3, detail(3, 3, 3));
-        assert_eq!(u.base, 40 * DAY);
-        assert_eq!(u.ledger.len(), 2);
-        assert_eq!(u.recent.len(), 2);
-        assert_eq!(u.newest(), Some(60 * DAY));
+        let t0 = 100 * DAY;
+        for i in 0..100 {
+            u.insert(
+                recent(t0 + i * 1000, i as u32, 1, MISSING),
+                &horizons(t0 + i * 1000),
+            );
+        }
+        assert_eq!(u.tail.all().len(), TAIL_CAP);
+        assert_eq!(u.merchants.len(), 100 - TAIL_CAP);
+        let late = t0 + 40 * DAY;
+        u.insert(recent(late, 1, 1, MISSING), &horizons(late));
+        assert_eq!(u.minutes.len(), 1);
+        assert_eq!(u.periods.len(), 1);
+        u.maintain(&horizons(late));
+        assert_eq!(u.merchants.len(), 0, "seen more than 30 days ago");
+        assert!(!u.idle(&horizons(late)));
+        assert!(u.idle(&horizons(late + 31 * DAY)));
+    }
+
+    #[test]
+    fn the_seen_lists_are_capped() {
+        let mut u = UserState::default();
+        let t0 = 100 * DAY;
+        let n = SEEN_CAP as i64 + 10;
+        for i in 0..n {
+            let t = t0 + i * MINUTE;
+            u.insert(recent(t, i as u32, MISSING, MISSING), &horizons(t + HOUR));
+        }
+        assert_eq!(u.merchants.len(), SEEN_CAP);
+        assert_eq!(
+            UserState::seen_hour(&u.merchants, 0),
+            None,
+            "the oldest went"
+        );
+        let counted: u32 = u.hours.range(0, u32::MAX).iter().map(|b| b.merchants).sum();
+        assert_eq!(counted as usize, SEEN_CAP);
     }
 }

@@ -1,13 +1,15 @@
 //! The user features of a transaction, computed from the user's state as
 //! it was before the transaction (the transaction itself is added in).
-
-use std::ops::Range;
+//!
+//! Buckets hold every transaction the state took; the tail's records
+//! stamped at or after the transaction's time are taken out again, so only
+//! *earlier* transactions count (for an in-order stream, those are the
+//! ones of the same millisecond, whose order depends on delivery).
 
 use super::calendar::flag;
 use super::intern::{MISSING, MIXED};
-use super::ledger::Moments;
-use super::user::{Detail, UserState, merge};
-use super::windows::{DAY, HOUR, LONGEST, MINUTE, TEN_MINUTES, WEEK};
+use super::user::{Recent, Seen, UserState, merge};
+use super::windows::{LONGEST, MINUTE, Window};
 
 /// The transaction the user features are computed for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,156 +41,226 @@ pub(super) struct UserFeatures {
     pub minutes_since_last: f64,
 }
 
-/// Where each window `(t − w, t)` starts in the ledger: the user's earlier
-/// transactions in it are `start_w .. end`, where `end` counts those with
-/// time < t. Transactions stamped the very millisecond of `t` are left out:
-/// their order relative to the current one depends on delivery, and
-/// leaving them out makes every feature independent of it.
-#[derive(Debug)]
-struct Windows {
-    end: usize,
-    start_10m: usize,
-    start_1h: usize,
-    start_24h: usize,
-    start_7d: usize,
-    start_30d: usize,
-}
-
-impl Windows {
-    fn of(user: &UserState, rel: i64) -> Windows {
-        let start = |span: i64| user.ledger.count_le(rel.saturating_sub(span));
-        Windows {
-            end: user.ledger.count_le(rel - 1),
-            start_10m: start(TEN_MINUTES),
-            start_1h: start(HOUR),
-            start_24h: start(DAY),
-            start_7d: start(WEEK),
-            start_30d: start(LONGEST),
-        }
-    }
-
-    /// Earlier transactions in the window starting at `start`.
-    fn count(&self, start: usize) -> usize {
-        self.end - start
-    }
-}
-
-/// `count` earlier transactions plus the current one.
-fn with_current(count: usize) -> f64 {
-    (count + 1) as f64
+/// Count, sum and sum of squares of amounts in cents, exact in integers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(super) struct Moments {
+    pub n: u64,
+    pub sum: u64,
+    pub squares: u128,
 }
 
 impl UserState {
-    /// The user features of `q`, over the transactions with time < `q.t`
-    /// (anything already stored at or after it is ignored).
+    /// The user features of `q`, over the user's transactions stamped
+    /// before `q.t` in each window.
     pub fn features(&self, q: &Query) -> UserFeatures {
-        let rel = q.t.saturating_sub(self.base);
-        let w = Windows::of(self, rel);
-        let month = self.ledger.moments(w.start_30d..w.end);
-        let recent_24h = self.details(w.start_24h..w.end);
-        let previous = w.end.checked_sub(1).filter(|&p| p >= w.start_30d);
+        let later = self.tail.from(q.t);
+        let (count_10m, _) = self.minute_window(Window::TEN_MINUTES, q.t, later);
+        let (count_1h, sum_1h) = self.minute_window(Window::ONE_HOUR, q.t, later);
+        let (count_24h, sum_24h) = self.hour_window(q.t, later);
+        let profile = self.profile(q.t, later);
         let cents = u64::from(q.cents);
+        let previous = self.previous(q.t);
         UserFeatures {
-            amount_zscore: zscore(month, q.cents),
-            avg_amount_30d: dollars(month.sum + cents) / (month.n + 1) as f64,
-            count_10m: with_current(w.count(w.start_10m)),
-            count_1h: with_current(w.count(w.start_1h)),
-            count_24h: with_current(w.count(w.start_24h)),
-            count_7d: with_current(w.count(w.start_7d)),
-            amount_sum_1h: dollars(self.ledger.sum(w.start_1h..w.end) + cents),
-            amount_sum_24h: dollars(self.ledger.sum(w.start_24h..w.end) + cents),
-            unique_countries_24h: distinct(recent_24h, q.country, |d| d.country) as f64,
-            unique_merchants_24h: distinct(recent_24h, q.merchant, |d| d.merchant) as f64,
-            country_change: flag(changed(q.country, self.previous_country(previous))),
-            device_change: flag(changed(q.device, self.previous_device(&w, rel))),
-            merchant_first_time: flag(!self.visited(q.merchant, &w, rel)),
-            minutes_since_last: self.minutes_since(previous, rel),
+            amount_zscore: zscore(profile, q.cents),
+            avg_amount_30d: dollars(profile.sum + cents) / (profile.n + 1) as f64,
+            count_10m: with_current(count_10m),
+            count_1h: with_current(count_1h),
+            count_24h: with_current(count_24h),
+            count_7d: with_current(self.day_window(q.t, later)),
+            amount_sum_1h: dollars(sum_1h + cents),
+            amount_sum_24h: dollars(sum_24h + cents),
+            unique_countries_24h: self.distinct(q.t, q.country, Distinct::Countries) as f64,
+            unique_merchants_24h: self.distinct(q.t, q.merchant, Distinct::Merchants) as f64,
+            country_change: flag(changed(q.country, previous.map_or(MISSING, |p| p.1))),
+            device_change: flag(changed(q.device, self.previous_device(q.t))),
+            merchant_first_time: flag(!self.visited(q.merchant, q.t)),
+            minutes_since_last: previous.map_or((LONGEST / MINUTE) as f64, |(time, _)| {
+                (q.t - time) as f64 / MINUTE as f64
+            }),
         }
     }
 
-    /// The details of the ledger records in `range` that still have them.
-    fn details(&self, range: Range<usize>) -> &[Detail] {
-        let start = self.recent_start();
-        let from = range.start.max(start) - start;
-        let to = range.end.max(start) - start;
-        self.recent.get(from..to).unwrap_or(&[])
+    /// Count and cents of earlier transactions in a window of minutes.
+    fn minute_window(&self, w: Window, t: i64, later: &[Recent]) -> (u64, u64) {
+        let (mut n, mut c) = (0u64, 0u64);
+        for b in self.minutes.range(w.first(t), w.last(t)) {
+            n += u64::from(b.count);
+            c += b.cents;
+        }
+        take_out(n, c, later, w, t)
     }
 
-    /// Country of the ledger record `previous` and of the records stamped
-    /// the same millisecond, merged with [`merge`] (their order depends on
-    /// delivery, so none of them is "the" previous one): from their
-    /// details, or from the fold summary when they are the newest folded
-    /// records.
-    fn previous_country(&self, previous: Option<usize>) -> u32 {
-        let Some(p) = previous else {
+    /// Count and cents of earlier transactions in the last 24 hours.
+    fn hour_window(&self, t: i64, later: &[Recent]) -> (u64, u64) {
+        let w = Window::ONE_DAY;
+        let (mut n, mut c) = (0u64, 0u64);
+        for b in self.hours.range(w.first(t), w.last(t)) {
+            n += u64::from(b.count);
+            c += b.cents;
+        }
+        take_out(n, c, later, w, t)
+    }
+
+    /// Earlier transactions in the last 7 days.
+    fn day_window(&self, t: i64, later: &[Recent]) -> u64 {
+        let w = Window::SEVEN_DAYS;
+        let n: u64 = self
+            .days
+            .range(w.first(t), w.last(t))
+            .iter()
+            .map(|b| u64::from(b.count))
+            .sum();
+        n - later.iter().filter(|e| w.covers(t, e.time)).count() as u64
+    }
+
+    /// Moments of the earlier transactions' amounts in the profile window.
+    fn profile(&self, t: i64, later: &[Recent]) -> Moments {
+        let w = Window::PROFILE;
+        let mut m = Moments::default();
+        for b in self.periods.range(w.first(t), w.last(t)) {
+            m.n += u64::from(b.n);
+            m.sum += b.sum;
+            m.squares += b.squares;
+        }
+        for e in later.iter().filter(|e| w.covers(t, e.time)) {
+            let c = u64::from(e.cents);
+            m.n -= 1;
+            m.sum -= c;
+            m.squares -= u128::from(c * c);
+        }
+        m
+    }
+
+    /// Distinct merchants or countries among the earlier transactions of
+    /// the last 24 hours and the current one: those whose newest settled
+    /// transaction is in the window (counted per hour), plus the tail's.
+    fn distinct(&self, t: i64, current: u32, kind: Distinct) -> usize {
+        let w = Window::ONE_DAY;
+        let (first, last) = (w.first(t), w.last(t));
+        let seen = kind.seen(self);
+        let settled_in_window =
+            |v: u32| UserState::seen_hour(seen, v).is_some_and(|h| h >= first && h <= last);
+        let mut count: usize = self
+            .hours
+            .range(first, last)
+            .iter()
+            .map(|b| kind.counter(b) as usize)
+            .sum();
+        // The tail's earlier transactions in the window end the tail's
+        // earlier part; at most a few, so repeats are found by looking back.
+        let earlier = self.tail.before(t);
+        let start = w.grain.start(first);
+        let recent = &earlier[earlier.partition_point(|e| e.time < start)..];
+        for (i, e) in recent.iter().enumerate() {
+            let v = kind.value(e);
+            let repeated = recent[..i].iter().any(|f| kind.value(f) == v);
+            if v != MISSING && !repeated && !settled_in_window(v) {
+                count += 1;
+            }
+        }
+        let in_tail = recent.iter().any(|e| kind.value(e) == current);
+        if current != MISSING && !in_tail && !settled_in_window(current) {
+            count += 1;
+        }
+        count
+    }
+
+    /// Whether the user has an earlier transaction at `merchant` in the
+    /// last 30 days.
+    fn visited(&self, merchant: u32, t: i64) -> bool {
+        let w = Window::THIRTY_DAYS;
+        let settled =
+            UserState::seen_hour(&self.merchants, merchant).is_some_and(|h| h / 24 >= w.first(t));
+        settled
+            || self
+                .tail
+                .before(t)
+                .iter()
+                .any(|e| e.merchant == merchant && w.covers(t, e.time))
+    }
+
+    /// Time and merged country of the user's newest earlier transactions
+    /// (all those of that millisecond) within 30 days.
+    fn previous(&self, t: i64) -> Option<(i64, u32)> {
+        let earlier = self.tail.before(t);
+        let settled = (self.settled.time < t).then_some(self.settled.time);
+        let p = earlier.last().map(|e| e.time).max(settled)?;
+        let country = same_ms(earlier, p).fold(MISSING, |s, e| merge(s, e.country));
+        let country = if settled == Some(p) {
+            merge(country, self.settled.country)
+        } else {
+            country
+        };
+        (p > t - LONGEST).then_some((p, country))
+    }
+
+    /// Merged device of the newest earlier transactions with a device
+    /// within 30 days.
+    fn previous_device(&self, t: i64) -> u32 {
+        let earlier = self.tail.before(t);
+        let in_tail = earlier.iter().rposition(|e| e.device != MISSING);
+        let settled = (self.settled.device_time < t).then_some(self.settled.device_time);
+        let Some(p) = in_tail.map(|i| earlier[i].time).max(settled) else {
             return MISSING;
         };
-        let start = self.recent_start();
-        if p >= start {
-            self.simultaneous(p)
-                .iter()
-                .fold(MISSING, |s, d| merge(s, d.country))
-        } else if p + 1 == start {
-            self.folded_country
+        let with_device = &earlier[..in_tail.map_or(0, |i| i + 1)];
+        let device = same_ms(with_device, p).fold(MISSING, |s, e| merge(s, e.device));
+        let device = if settled == Some(p) {
+            merge(device, self.settled.device)
         } else {
-            // Only for a transaction beyond the lateness: details are gone.
-            MISSING
+            device
+        };
+        if p > t - LONGEST { device } else { MISSING }
+    }
+}
+
+/// Which distinct count.
+#[derive(Debug, Clone, Copy)]
+enum Distinct {
+    Merchants,
+    Countries,
+}
+
+impl Distinct {
+    fn seen(self, u: &UserState) -> &[Seen] {
+        match self {
+            Distinct::Merchants => &u.merchants,
+            Distinct::Countries => &u.countries,
         }
     }
 
-    /// Device of the newest earlier transaction in 30 days that had one, and
-    /// of the others with one stamped the same millisecond, merged with
-    /// [`merge`].
-    fn previous_device(&self, w: &Windows, rel: i64) -> u32 {
-        let from = w.start_30d.max(self.recent_start());
-        let in_window = self.details(w.start_30d..w.end);
-        if let Some(i) = in_window.iter().rposition(|d| d.device != MISSING) {
-            return self
-                .simultaneous(from + i)
-                .iter()
-                .fold(MISSING, |s, d| merge(s, d.device));
-        }
-        let at = i64::from(self.folded_device_at);
-        if w.start_30d < self.recent_start() && at > rel - LONGEST && at < rel {
-            self.folded_device
-        } else {
-            MISSING
+    fn counter(self, b: &super::user::HourBucket) -> u32 {
+        match self {
+            Distinct::Merchants => b.merchants,
+            Distinct::Countries => b.countries,
         }
     }
 
-    /// The details of the ledger record `p` (which has details) and of the
-    /// records before it stamped the same millisecond. Those all have
-    /// details too: a fold never splits a millisecond.
-    fn simultaneous(&self, p: usize) -> &[Detail] {
-        let start = self.recent_start();
-        if p < start {
-            return &[];
+    fn value(self, e: &Recent) -> u32 {
+        match self {
+            Distinct::Merchants => e.merchant,
+            Distinct::Countries => e.country,
         }
-        let time = self.ledger.time(p);
-        let mut first = p;
-        while first > start && self.ledger.time(first - 1) == time {
-            first -= 1;
-        }
-        self.recent.get(first - start..=p - start).unwrap_or(&[])
     }
+}
 
-    /// Whether the user has an earlier transaction at `merchant` in 30 days.
-    fn visited(&self, merchant: u32, w: &Windows, rel: i64) -> bool {
-        let recent = self.details(w.start_30d..w.end);
-        recent.iter().any(|d| d.merchant == merchant)
-            || self.seen.iter().any(|s| {
-                let last = i64::from(s.last);
-                s.merchant == merchant && last > rel - LONGEST && last < rel
-            })
-    }
+/// The events of `events` (sorted) stamped at `p`, which end the slice.
+fn same_ms(events: &[Recent], p: i64) -> impl Iterator<Item = &Recent> {
+    events.iter().rev().take_while(move |e| e.time == p)
+}
 
-    /// Minutes since the record `previous`, or 30 days' worth without one.
-    fn minutes_since(&self, previous: Option<usize>, rel: i64) -> f64 {
-        match previous.and_then(|p| self.ledger.time(p)) {
-            Some(time) => (rel - i64::from(time)) as f64 / MINUTE as f64,
-            None => (LONGEST / MINUTE) as f64,
-        }
-    }
+/// Takes the later events that fall in the window's last bucket out of a
+/// count and a sum.
+fn take_out(n: u64, cents: u64, later: &[Recent], w: Window, t: i64) -> (u64, u64) {
+    later
+        .iter()
+        .filter(|e| w.covers(t, e.time))
+        .fold((n, cents), |(n, c), e| (n - 1, c - u64::from(e.cents)))
+}
+
+/// `count` earlier transactions plus the current one.
+fn with_current(count: u64) -> f64 {
+    (count + 1) as f64
 }
 
 /// (x − mean) / population std of the earlier amounts, from exact integer
@@ -217,21 +289,6 @@ fn dollars(cents: u64) -> f64 {
     cents as f64 / 100.0
 }
 
-/// Distinct values among the details and the current value, ignoring
-/// [`MISSING`]. Quadratic, which is the fastest for the handful of
-/// transactions a day has.
-fn distinct(details: &[Detail], current: u32, key: impl Fn(&Detail) -> u32) -> usize {
-    let mut count = usize::from(current != MISSING);
-    for (i, d) in details.iter().enumerate() {
-        let v = key(d);
-        let repeated = v == current || details[..i].iter().any(|e| key(e) == v);
-        if v != MISSING && !repeated {
-            count += 1;
-        }
-    }
-    count
-}
-
 /// Both present and different; [`MIXED`] (simultaneous previous
 /// transactions with different values) differs from every value.
 fn changed(current: u32, previous: u32) -> bool {
@@ -244,7 +301,12 @@ mod tests {
 
     fn moments(cents: &[u32]) -> Moments {
         let mut m = Moments::default();
-        cents.iter().for_each(|&c| m.add(c));
+        for &c in cents {
+            let c = u64::from(c);
+            m.n += 1;
+            m.sum += c;
+            m.squares += u128::from(c * c);
+        }
         m
     }
 
@@ -257,20 +319,8 @@ mod tests {
         assert!(zscore(moments(&earlier), 1000) < 0.0);
         assert_eq!(zscore(moments(&[1000]), 9000), 0.0);
         assert_eq!(zscore(moments(&[1000, 1000, 1000]), 9000), 0.0);
-    }
-
-    #[test]
-    fn distinct_ignores_missing_and_counts_the_current_value() {
-        let d = |c| Detail {
-            merchant: 0,
-            country: c,
-            device: MISSING,
-        };
-        let details = [d(1), d(MISSING), d(2), d(1)];
-        assert_eq!(distinct(&details, 3, |d| d.country), 3);
-        assert_eq!(distinct(&details, 2, |d| d.country), 2);
-        assert_eq!(distinct(&details, MISSING, |d| d.country), 2);
-        assert_eq!(distinct(&[], MISSING, |d| d.country), 0);
+        let big = zscore(moments(&[u32::MAX, u32::MAX, 0]), u32::MAX);
+        assert!(big.is_finite() && big > 0.0);
     }
 
     #[test]

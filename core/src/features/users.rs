@@ -4,8 +4,7 @@
 //! hash table on every ~120-byte state; with slots it is on 24-byte entries.
 
 use super::hash::FastMap;
-use super::intern::Remap;
-use super::ledger::{grow, shrink};
+use super::memory::{grow, shrink, table_bytes};
 use super::user::UserState;
 use super::windows::Horizons;
 
@@ -44,25 +43,25 @@ impl Users {
         &mut self.states[slot]
     }
 
-    /// Maintains every user and drops users left without transactions,
-    /// renumbering the slots of the rest in their old order.
+    /// Maintains every user and drops idle users (nothing of them in any
+    /// window), renumbering the slots of the rest in their old order.
     pub fn evict(&mut self, h: &Horizons) {
         for u in &mut self.states {
             u.maintain(h);
             u.shrink();
         }
-        if self.states.iter().all(|u| !u.is_empty()) {
+        if self.states.iter().all(|u| !u.idle(h)) {
             return;
         }
         let mut renumber = vec![u32::MAX; self.states.len()];
         let mut next = 0u32;
         for (new, u) in renumber.iter_mut().zip(&self.states) {
-            if !u.is_empty() {
+            if !u.idle(h) {
                 *new = next;
                 next += 1;
             }
         }
-        self.states.retain(|u| !u.is_empty());
+        self.states.retain(|u| !u.idle(h));
         shrink(&mut self.states);
         self.slots
             .retain(|_, slot| match renumber.get(*slot as usize) {
@@ -81,11 +80,10 @@ impl Users {
     /// capacity, the id map's buckets (entry plus control byte), the id
     /// strings and every state's heap. Allocator overhead is not included.
     pub fn approx_bytes(&self) -> usize {
-        let map_entry = size_of::<(Box<str>, u32)>() + 1;
         let keys: usize = self.slots.keys().map(|k| k.len()).sum();
         let heaps: usize = self.states.iter().map(UserState::heap_bytes).sum();
         self.states.capacity() * size_of::<UserState>()
-            + buckets(self.slots.capacity()) * map_entry
+            + table_bytes(self.slots.capacity(), size_of::<(Box<str>, u32)>())
             + keys
             + heaps
     }
@@ -99,54 +97,43 @@ impl Users {
     pub fn for_each_mut(&mut self, f: impl FnMut(&mut UserState)) {
         self.states.iter_mut().for_each(f);
     }
-
-    /// Renumbers merchant ids in every user.
-    pub fn remap_merchants(&mut self, remap: &Remap) {
-        self.for_each_mut(|u| u.remap_merchants(remap));
-    }
-}
-
-/// Buckets of a std hash table with this capacity: it keeps at most 7/8 of
-/// a power-of-two bucket count filled.
-fn buckets(capacity: usize) -> usize {
-    if capacity == 0 {
-        0
-    } else {
-        (capacity * 8 / 7).next_power_of_two()
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::features::intern::MISSING;
-    use crate::features::user::Detail;
-    use crate::features::windows::{DAY, LONGEST, TEN_MINUTES, WEEK};
+    use crate::features::user::Recent;
+    use crate::features::windows::{DAY, LONGEST, MINUTE};
 
     #[test]
     fn eviction_drops_idle_users_and_keeps_slots_consistent() {
         let mut users = Users::default();
-        let d = Detail {
-            merchant: 0,
-            country: MISSING,
-            device: MISSING,
-        };
+        let lateness = 10 * MINUTE;
         for (i, name) in ["a", "b", "c", "d"].iter().enumerate() {
+            let time = i as i64 * 10 * DAY;
+            let r = Recent {
+                time,
+                cents: i as u32,
+                merchant: 0,
+                country: MISSING,
+                device: MISSING,
+            };
             users
                 .get_or_insert(name)
-                .insert(i as i64 * 10 * DAY, i as u32, d);
+                .insert(r, &Horizons::new(time, lateness, 7 * DAY));
         }
         assert_eq!(users.len(), 4);
         // Newest 30 d + lateness after "b": a and b are out of every window.
         users.evict(&Horizons::new(
-            10 * DAY + LONGEST + TEN_MINUTES,
-            TEN_MINUTES,
-            WEEK,
+            10 * DAY + LONGEST + lateness,
+            lateness,
+            7 * DAY,
         ));
         assert_eq!(users.len(), 2);
         assert!(users.get("a").is_none() && users.get("b").is_none());
-        assert_eq!(users.get("c").and_then(UserState::newest), Some(20 * DAY));
-        assert_eq!(users.get("d").and_then(UserState::newest), Some(30 * DAY));
+        assert_eq!(users.get("c").map(|u| u.newest), Some(20 * DAY));
+        assert_eq!(users.get("d").map(|u| u.newest), Some(30 * DAY));
         assert!(users.approx_bytes() > 0);
     }
 }

@@ -88,11 +88,11 @@ features! {
     merchant_txn_count_7d,
     /// The merchant's transactions in the last 30 days, this one included.
     merchant_txn_count_30d,
-    /// Share of the merchant's transactions in (t − delay − 1d, t − delay] with a fraud label known at t.
+    /// Share of the merchant's transactions on the day of t − delay with a fraud label known at t.
     merchant_fraud_rate_1d,
-    /// Share of the merchant's transactions in (t − delay − 7d, t − delay] with a fraud label known at t.
+    /// Share of the merchant's transactions in the 7 days ending with the day of t − delay with a fraud label known at t.
     merchant_fraud_rate_7d,
-    /// Share of the merchant's transactions in (t − delay − 30d, t − delay] with a fraud label known at t.
+    /// Share of the merchant's transactions in the 30 days ending with the day of t − delay with a fraud label known at t.
     merchant_fraud_rate_30d,
 }
 

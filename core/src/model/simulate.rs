@@ -41,7 +41,7 @@ pub fn simulate(
             HistoryEvent::Transaction(t) => {
                 Some((t.transaction_id, (t.user_id.clone(), t.timestamp)))
             }
-            HistoryEvent::Label(_) => None,
+            HistoryEvent::Label(_) | HistoryEvent::Fraud(_) => None,
         })
         .collect();
     compute_history(features, events)
