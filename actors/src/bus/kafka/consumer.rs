@@ -2,18 +2,29 @@
 //! `labels`, hands them to its actors, and commits the offsets only after
 //! they were written.
 //!
-//! The loop never moves past a batch its actors did not accept: it retries
+//! Each member is a supervised worker like every other actor (named
+//! `raw_consumer` and `features_consumer`): a driver sends it
+//! `ConsumeNext` again and again, and each one fetches a batch (waiting at
+//! most a second when the topics are quiet), hands it downstream and
+//! commits it. A panic or an error restarts it with a fresh client that
+//! resumes from the committed offsets, counted in `/health/actors`, and the
+//! progress watchdog sees a member that stops making progress.
+//!
+//! A member never moves past a batch its actors did not accept: it retries
 //! with backoff (a store outage pauses consumption, nothing is skipped).
 //! Messages that do not parse are dead-lettered by the raw group (the
 //! features group skips them, so each lands in the DLQ once).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
+use std::marker::PhantomData;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use actix::Message as ActixMessage;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::{Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
+use serde::Serialize;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -22,13 +33,14 @@ use vigil_core::{Label, Transaction};
 use super::context::{Assignment, VigilContext};
 use super::event_time::EventTimeMerge;
 use super::publisher::{EVENT_TIME_HEADER, KafkaPublisher};
-use super::status::KafkaStatus;
+use super::status::{KafkaStatus, PartitionProgress};
 use super::wire::{decode_label, decode_transaction};
 use super::{KafkaError, KafkaSettings, Topics};
+use crate::error::{ActorError, Undelivered};
 use crate::messages::{EventSource, LabelBatch, OwnPartitions, TransactionBatch};
 use crate::metrics::Metrics;
 use crate::store::{DeadLetter, Store};
-use crate::supervisor::Link;
+use crate::supervisor::{Factory, Handles, Link, Supervision, Worker};
 
 /// Which of the two groups a consumer belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,7 +83,7 @@ pub struct ConsumerServices {
     pub partition_count: i32,
 }
 
-/// What the loop needs besides the consumer itself.
+/// What a member needs besides its client.
 struct Pipeline {
     role: ConsumerRole,
     group: String,
@@ -82,70 +94,217 @@ struct Pipeline {
     batch_linger: Duration,
 }
 
-/// A running consumer; dropping it stops it (without committing more).
+/// Fetch a batch, hand it downstream, commit it. The reply is how many
+/// messages were delivered.
+#[derive(Debug, Clone, Copy, Serialize, ActixMessage)]
+#[rtype(result = "Result<usize, Undelivered>")]
+pub struct ConsumeNext;
+
+/// Commit what was delivered synchronously and leave the group.
+#[derive(Debug, Clone, Copy, Serialize, ActixMessage)]
+#[rtype(result = "Result<(), Undelivered>")]
+pub struct Leave;
+
+/// How long a fetch waits for a first message on quiet topics: a member
+/// answers within it, so that an idle member is never a stalled one.
+const IDLE_WAIT: Duration = Duration::from_secs(1);
+
+/// How long a fetch waits while messages are held for a partition that
+/// may fall silent.
+const HOLD_WAIT: Duration = Duration::from_millis(200);
+
+/// The two groups, as types: each member is a worker type of its own.
+pub trait GroupRole: Unpin + 'static {
+    const ROLE: ConsumerRole;
+    /// The member's actor name.
+    const NAME: &'static str;
+}
+
+/// The `vigil-raw` group.
+pub struct RawGroup;
+
+impl GroupRole for RawGroup {
+    const ROLE: ConsumerRole = ConsumerRole::Raw;
+    const NAME: &'static str = "raw_consumer";
+}
+
+/// The `vigil-features` group.
+pub struct FeaturesGroup;
+
+impl GroupRole for FeaturesGroup {
+    const ROLE: ConsumerRole = ConsumerRole::Features;
+    const NAME: &'static str = "features_consumer";
+}
+
+/// A member of a consumer group, as a supervised worker.
+pub struct GroupMember<G: GroupRole> {
+    /// None once it left the group.
+    consumer: Option<StreamConsumer<VigilContext>>,
+    pipeline: Arc<Pipeline>,
+    /// The features group's event-time merge (event_time.rs).
+    merge: Option<EventTimeMerge>,
+    /// The next offset of each partition whose messages were delivered.
+    delivered: BTreeMap<(String, i32), i64>,
+    stopped: watch::Receiver<bool>,
+    _group: PhantomData<G>,
+}
+
+impl<G: GroupRole> Worker for GroupMember<G> {
+    const NAME: &'static str = G::NAME;
+}
+
+/// A running consumer: its supervised member and the driver that keeps it
+/// consuming. Dropping it stops it after the batch in progress.
 pub struct KafkaConsumer {
     stop: watch::Sender<bool>,
-    task: JoinHandle<()>,
+    driver: Option<JoinHandle<()>>,
 }
 
 impl KafkaConsumer {
-    /// Joins the role's group, subscribes and starts consuming.
+    /// Joins the role's group, subscribes and starts consuming, under
+    /// `supervision`.
     pub fn start(
         settings: &KafkaSettings,
         role: ConsumerRole,
         sinks: ConsumerSinks,
         services: ConsumerServices,
+        supervision: &Supervision,
     ) -> Result<Self, KafkaError> {
-        let group = role.group(&settings.group_prefix);
-        let mut config = settings.client_config();
-        if let Some(id) = &settings.instance_id {
-            config.set("group.instance.id", id);
-        }
-        let consumer: StreamConsumer<VigilContext> = config
-            .set("group.id", &group)
-            .set("enable.auto.commit", "false")
-            .set("auto.offset.reset", "earliest")
-            .set("enable.partition.eof", "false")
-            .set("session.timeout.ms", millis(settings.session_timeout))
-            // Ten heartbeats per session: a few slow answers evict no one.
-            .set(
-                "heartbeat.interval.ms",
-                millis(settings.session_timeout / 10),
-            )
-            .create_with_context(VigilContext::consumer(&group, services.status.clone()))
-            .map_err(|e| KafkaError::new("cannot create a consumer", e))?;
-        let topics = [
-            settings.topics.transactions.as_str(),
-            settings.topics.labels.as_str(),
-        ];
-        consumer
-            .subscribe(&topics)
-            .map_err(|e| KafkaError::new("cannot subscribe", e))?;
-        let pipeline = Pipeline {
+        let pipeline = Arc::new(Pipeline {
             role,
-            group,
+            group: role.group(&settings.group_prefix),
             topics: settings.topics.clone(),
             sinks,
             services,
             batch_size: settings.batch_size,
             batch_linger: settings.batch_linger,
-        };
+        });
+        // The first client is made here, so that a bad configuration
+        // stops start-up; restarts make their own.
+        let first = connect(settings, &pipeline)?;
         let (stop, stopped) = watch::channel(false);
-        // On the caller's actix arbiter: actor links are not Send.
-        let task = actix::spawn(run(consumer, pipeline, stopped));
-        Ok(KafkaConsumer { stop, task })
+        let driver = match role {
+            ConsumerRole::Raw => {
+                spawn_member::<RawGroup>(settings, pipeline, first, stopped, supervision)
+            }
+            ConsumerRole::Features => {
+                spawn_member::<FeaturesGroup>(settings, pipeline, first, stopped, supervision)
+            }
+        };
+        Ok(KafkaConsumer {
+            stop,
+            driver: Some(driver),
+        })
     }
 
-    /// Stops after the batch in progress.
+    /// Stops after the batch in progress, commits and leaves the group.
     pub async fn stop(mut self) {
         let _ = self.stop.send(true);
-        let _ = (&mut self.task).await;
+        if let Some(driver) = self.driver.take() {
+            let _ = driver.await;
+        }
     }
 }
 
 impl Drop for KafkaConsumer {
     fn drop(&mut self) {
-        self.task.abort();
+        let _ = self.stop.send(true);
+    }
+}
+
+/// Starts the supervised member of group `G` and its driver.
+fn spawn_member<G: GroupRole>(
+    settings: &KafkaSettings,
+    pipeline: Arc<Pipeline>,
+    first: StreamConsumer<VigilContext>,
+    stopped: watch::Receiver<bool>,
+    supervision: &Supervision,
+) -> JoinHandle<()> {
+    let member = supervision.spawn(member_factory::<G>(
+        settings.clone(),
+        pipeline,
+        first,
+        stopped.clone(),
+    ));
+    // On the caller's actix arbiter, like the member itself.
+    actix::spawn(drive(member.link(), member.link(), stopped))
+}
+
+/// Builds members: the first from the client made at start, later ones
+/// (after a failure) from a new client.
+fn member_factory<G: GroupRole>(
+    settings: KafkaSettings,
+    pipeline: Arc<Pipeline>,
+    first: StreamConsumer<VigilContext>,
+    stopped: watch::Receiver<bool>,
+) -> Factory<GroupMember<G>> {
+    let first = Mutex::new(Some(first));
+    Arc::new(move || {
+        let taken = first.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let consumer = match taken {
+            Some(consumer) => Ok(consumer),
+            None => connect(&settings, &pipeline),
+        };
+        let member = consumer.map(|consumer| GroupMember {
+            consumer: Some(consumer),
+            merge: (G::ROLE == ConsumerRole::Features)
+                .then(|| EventTimeMerge::new(&pipeline.topics.labels)),
+            pipeline: pipeline.clone(),
+            delivered: BTreeMap::new(),
+            stopped: stopped.clone(),
+            _group: PhantomData,
+        });
+        Box::pin(async move { member.map_err(|e| ActorError::Failed(e.to_string())) })
+    })
+}
+
+/// A client of the group, subscribed to both topics.
+fn connect(
+    settings: &KafkaSettings,
+    pipeline: &Pipeline,
+) -> Result<StreamConsumer<VigilContext>, KafkaError> {
+    let group = &pipeline.group;
+    let mut config = settings.client_config();
+    if let Some(id) = &settings.instance_id {
+        config.set("group.instance.id", id);
+    }
+    let consumer: StreamConsumer<VigilContext> = config
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("enable.partition.eof", "false")
+        .set("session.timeout.ms", millis(settings.session_timeout))
+        // Ten heartbeats per session: a few slow answers evict no one.
+        .set(
+            "heartbeat.interval.ms",
+            millis(settings.session_timeout / 10),
+        )
+        .create_with_context(VigilContext::consumer(
+            group,
+            pipeline.services.status.clone(),
+        ))
+        .map_err(|e| KafkaError::new("cannot create a consumer", e))?;
+    let topics = [
+        settings.topics.transactions.as_str(),
+        settings.topics.labels.as_str(),
+    ];
+    consumer
+        .subscribe(&topics)
+        .map_err(|e| KafkaError::new("cannot subscribe", e))?;
+    Ok(consumer)
+}
+
+/// Keeps the member consuming until told to stop, then has it leave.
+async fn drive(next: Link<ConsumeNext>, leave: Link<Leave>, stopped: watch::Receiver<bool>) {
+    while !*stopped.borrow() {
+        if let Err(undelivered) = next.send(ConsumeNext).await {
+            // Failed twice in a row: nothing was committed, so the next
+            // batch starts again from the committed offsets.
+            tracing::error!(%undelivered, "a consumer batch failed twice; consuming on");
+        }
+    }
+    if let Err(undelivered) = leave.send(Leave).await {
+        tracing::warn!(%undelivered, "a consumer could not leave its group cleanly");
     }
 }
 
@@ -166,53 +325,71 @@ pub(super) struct Received {
     pub payload: Vec<u8>,
 }
 
-async fn run(
-    consumer: StreamConsumer<VigilContext>,
-    p: Pipeline,
-    mut stopped: watch::Receiver<bool>,
-) {
-    // The features group's state spans its partitions: it gets their
-    // messages in event time (event_time.rs). The raw group's writes do
-    // not depend on order.
-    let mut merge =
-        (p.role == ConsumerRole::Features).then(|| EventTimeMerge::new(&p.topics.labels));
-    loop {
+impl<G: GroupRole> Handles<ConsumeNext> for GroupMember<G> {
+    type Reply = usize;
+
+    async fn handle(&mut self, _: &ConsumeNext) -> Result<usize, ActorError> {
+        let GroupMember {
+            consumer,
+            pipeline: p,
+            merge,
+            delivered,
+            stopped,
+            ..
+        } = self;
+        let Some(consumer) = consumer.as_ref() else {
+            return Ok(0);
+        };
         // While messages wait for a partition, look again soon even if
         // nothing arrives: that partition may fall silent.
-        let wait = match &merge {
-            Some(merge) if !merge.is_empty() => Some(Duration::from_millis(200)),
-            _ => None,
+        let wait = match merge.as_ref() {
+            Some(merge) if !merge.is_empty() => HOLD_WAIT,
+            _ => IDLE_WAIT,
         };
+        let fetch_began = Instant::now();
         let mut batch = tokio::select! {
-            _ = stopped.changed() => return,
-            batch = next_batch(&consumer, p.batch_size, p.batch_linger, wait) => batch,
+            _ = stopped.wait_for(|stop| *stop) => return Ok(0),
+            batch = next_batch(consumer, p.batch_size, p.batch_linger, wait) => batch,
         };
+        // Less than a full batch: the queue was drained, and the time spent
+        // is time every partition had to be heard from.
+        if let Some(merge) = merge.as_mut()
+            && batch.len() < p.batch_size
+        {
+            merge.waited(fetch_began.elapsed());
+        }
         let changes = consumer.context().take_assignments();
         if !changes.is_empty() {
-            p.apply_assignment(&consumer, &changes, &mut stopped).await;
+            p.apply_assignment(consumer, &changes, stopped).await;
             // Messages fetched before a revocation belong to their new
             // owner now, which resumes from the committed offset.
-            let owned = assigned(&consumer);
+            let owned = assigned(consumer);
             batch.retain(|m| owned.contains(&(m.topic.clone(), m.partition)));
+            delivered.retain(|partition, _| owned.contains(partition));
             if let Some(merge) = merge.as_mut() {
-                merge.assign(&owned, Instant::now());
-                set_fetching(&consumer, &owned, true);
+                merge.assign(&owned);
+                set_fetching(consumer, &owned, true);
             }
         }
         let batch = match merge.as_mut() {
             Some(merge) => {
-                merge.push(batch, Instant::now());
+                merge.push(batch);
                 let reported = p.services.status.progress_of(&p.group);
-                let released = merge.release(&reported, Instant::now());
+                let out_of_order = merge.released_out_of_order();
+                let released = release_confirmed(consumer, merge, &reported);
+                let late = merge.released_out_of_order() - out_of_order;
+                if late > 0 {
+                    tracing::warn!(group = %p.group, late, ?reported, "messages released after newer ones: a partition stopped holding before delivering them");
+                }
                 let flow = merge.flow_changes();
-                set_fetching(&consumer, &flow.pause, false);
-                set_fetching(&consumer, &flow.resume, true);
+                set_fetching(consumer, &flow.pause, false);
+                set_fetching(consumer, &flow.resume, true);
                 released
             }
             None => batch,
         };
         if batch.is_empty() {
-            continue;
+            return Ok(0);
         }
         // In the merged order a label must reach the state before the later
         // transactions it counts for: one delivery per run of one topic.
@@ -221,29 +398,89 @@ async fn run(
             None => vec![&batch],
         };
         for run in runs {
-            if !p.deliver(run, &mut stopped).await {
-                return;
+            if !p.deliver(run, stopped).await {
+                // Told to stop while the sinks refused: not committed, the
+                // batch is redelivered to whoever consumes next.
+                return Ok(0);
             }
         }
-        commit(&consumer, &batch);
+        commit(consumer, &batch, delivered);
+        Ok(batch.len())
     }
 }
 
-/// Waits for one message (at most `wait`, when given), then takes what
-/// arrives within the linger time.
+impl<G: GroupRole> Handles<Leave> for GroupMember<G> {
+    type Reply = ();
+
+    async fn handle(&mut self, _: &Leave) -> Result<(), ActorError> {
+        let Some(consumer) = self.consumer.take() else {
+            return Ok(());
+        };
+        // The batch commits were asynchronous: the last word is synchronous.
+        let owned = assigned(&consumer);
+        let mut list = TopicPartitionList::new();
+        for ((topic, partition), offset) in &self.delivered {
+            if owned.contains(&(topic.clone(), *partition)) {
+                let _ = list.add_partition_offset(topic, *partition, Offset::Offset(*offset));
+            }
+        }
+        if list.count() > 0
+            && let Err(e) = consumer.commit(&list, CommitMode::Sync)
+        {
+            tracing::warn!(group = %self.pipeline.group, error = %e, "final offset commit failed; the last batches will be redelivered");
+        }
+        consumer.unsubscribe();
+        tracing::info!(group = %self.pipeline.group, "left the consumer group");
+        Ok(())
+    }
+}
+
+/// How long the broker may take to tell a partition's high watermark.
+const WATERMARK_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// What the merge releases, asking the broker about the partitions that
+/// held it back on their silence alone (a ListOffsets request each):
+/// confirmed idle, they let through what had arrived; unanswered, they
+/// hold for the merge's longer limit.
+fn release_confirmed(
+    consumer: &StreamConsumer<VigilContext>,
+    merge: &mut EventTimeMerge,
+    reported: &BTreeMap<(String, i32), PartitionProgress>,
+) -> Vec<Received> {
+    let mut released = merge.release(reported);
+    // Each partition is confirmed at most once per round: nothing arrives
+    // meanwhile, so a confirmed one cannot block again.
+    for _ in 0..=merge.partition_count() {
+        let ask = merge.to_confirm(reported);
+        if ask.is_empty() {
+            break;
+        }
+        for key in ask {
+            match consumer.fetch_watermarks(&key.0, key.1, WATERMARK_TIMEOUT) {
+                Ok((_, high)) => merge.confirm(&key, high, reported),
+                Err(e) => {
+                    tracing::debug!(topic = %key.0, partition = key.1, error = %e, "high watermark not answered");
+                    return released;
+                }
+            }
+        }
+        released.extend(merge.release(reported));
+    }
+    released
+}
+
+/// Waits for one message (at most `wait`), then takes what arrives within
+/// the linger time.
 async fn next_batch(
     consumer: &StreamConsumer<VigilContext>,
     max: usize,
     linger: Duration,
-    wait: Option<Duration>,
+    wait: Duration,
 ) -> Vec<Received> {
     let mut batch = Vec::new();
-    let first = match wait {
-        Some(wait) => match tokio::time::timeout(wait, consumer.recv()).await {
-            Ok(received) => received,
-            Err(_) => return batch,
-        },
-        None => consumer.recv().await,
+    let first = match tokio::time::timeout(wait, consumer.recv()).await {
+        Ok(received) => received,
+        Err(_) => return batch,
     };
     match first {
         Ok(m) => batch.push(copy(&m)),
@@ -329,14 +566,24 @@ fn set_fetching<'a>(
     }
 }
 
-/// Commits the offset after the last message of each partition in `batch`.
-/// Asynchronously: a commit lost in a crash only means redelivery, which
-/// the idempotent sinks absorb.
-fn commit(consumer: &StreamConsumer<VigilContext>, batch: &[Received]) {
+/// Commits the offset after the last message of each partition in `batch`
+/// and records it in `delivered`. Asynchronously: a commit lost in a crash
+/// only means redelivery, which the idempotent sinks absorb.
+fn commit(
+    consumer: &StreamConsumer<VigilContext>,
+    batch: &[Received],
+    delivered: &mut BTreeMap<(String, i32), i64>,
+) {
     let mut next: BTreeMap<(&str, i32), i64> = BTreeMap::new();
     for m in batch {
         let offset = next.entry((m.topic.as_str(), m.partition)).or_default();
         *offset = (*offset).max(m.offset + 1);
+    }
+    for ((topic, partition), offset) in &next {
+        let known = delivered
+            .entry(((*topic).to_owned(), *partition))
+            .or_default();
+        *known = (*known).max(*offset);
     }
     let mut list = TopicPartitionList::new();
     for ((topic, partition), offset) in next {
@@ -490,7 +737,7 @@ async fn retry<T, E: std::fmt::Display, F: Future<Output = Result<T, E>>>(
             Err(e) => {
                 tracing::warn!(what, error = %e, ?backoff, "delivery failed, retrying");
                 tokio::select! {
-                    _ = stopped.changed() => return false,
+                    _ = stopped.wait_for(|stop| *stop) => return false,
                     _ = tokio::time::sleep(backoff) => {}
                 }
                 backoff = (backoff * 2).min(Duration::from_secs(5));

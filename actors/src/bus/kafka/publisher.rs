@@ -173,6 +173,9 @@ impl KafkaPublisher {
                 transient: failures.iter().all(|(e, _)| broker_unavailable(e)),
             });
         }
+        // An acknowledged batch is progress of the publishing actor (the
+        // producer's backfill is one long message of many batches).
+        crate::supervisor::record_progress();
         Ok(())
     }
 }
