@@ -2,20 +2,26 @@
 //! feature by feature, on schedule and on request, and stores every check
 //! in `drift_reports`.
 //!
-//! Reference window: the production model's training window when there is
-//! one (what the model learned from), otherwise the oldest rows. Current
-//! window: the newest rows. Numeric features use normed Wasserstein by
-//! default, categorical ones Jensen–Shannon (configurable). The model's
+//! Current window: the newest rows (none older than a day). Reference
+//! window: the production model's training window when there is one (what
+//! the model learned from), otherwise every row before the current window,
+//! at the same times of the day as the current window and sampled evenly
+//! to a bound in the store (`vigil_core::drift::windows`), so that features
+//! which follow the clock compare like with like. Numeric features use
+//! normed Wasserstein by default, categorical ones Jensen–Shannon
+//! (configurable). The model's
 //! output (probability distribution, decision mix) is checked too, against
 //! the production model's oldest scores, and reported apart: it follows
 //! from the inputs and does not count towards the dataset drift share.
 
+use std::ops::Bound;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+use vigil_core::drift::windows::{TimesOfDay, WARM_UP, current_floor};
 use vigil_core::drift::{
     DatasetDrift, FeatureDrift, StatTest, dataset_drift, feature_drift_categorical,
     feature_drift_numeric,
@@ -48,9 +54,9 @@ pub const CATEGORICAL_FEATURES: [&str; 2] = ["channel", "country"];
 /// How checks are made.
 #[derive(Debug, Clone)]
 pub struct DriftSettings {
-    /// Rows in the reference window (at most).
+    /// Rows sampled evenly across the reference window (at most).
     pub reference_rows: u64,
-    /// Rows in the current window.
+    /// Rows in the current window: the newest, none older than a day (at most).
     pub current_rows: u64,
     /// Fewer rows than this in either window: no verdict.
     pub min_rows: u64,
@@ -104,7 +110,8 @@ impl DriftStatus {
 /// Where a window's rows came from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct WindowInfo {
-    /// `production_model_training_window`, `oldest_rows` or `newest_rows`.
+    /// `production_model_training_window` or `before_current_window` (the
+    /// reference without a model), `newest_rows` (the current window).
     pub source: String,
     pub model_version: Option<i32>,
     pub rows: usize,
@@ -240,38 +247,56 @@ pub struct Windows {
     pub current_info: WindowInfo,
 }
 
-/// Reads both windows from the store.
+/// Reads both windows from the store (see `vigil_core::drift::windows`):
+/// the current window is the newest rows of the last day, the reference
+/// window an even sample of the production model's training window (or,
+/// without a model, of everything before the current window), less the
+/// store's first day, at the same times of the day.
 pub async fn read_windows(store: &Store, settings: &DriftSettings) -> Result<Windows, ActorError> {
     let production = store.production_model().await?;
+    let Some((oldest, newest)) = store.feature_time_span().await? else {
+        return Ok(windows_of(Vec::new(), Vec::new()));
+    };
     let current = store
-        .drift_rows(WindowSpec::Newest(settings.current_rows))
+        .drift_rows(WindowSpec::Newest {
+            after: current_floor(newest),
+            n: settings.current_rows,
+        })
         .await?;
-    let (reference, source, version) = match &production {
+    let times = match (current.first(), current.last()) {
+        (Some(first), Some(last)) => TimesOfDay::covering(first.time, last.time),
+        _ => TimesOfDay::ALL,
+    };
+    let warm = oldest + WARM_UP;
+    let (from, to, source, version) = match &production {
         Some(model) => (
-            store
-                .drift_rows(WindowSpec::Between {
-                    from: model.train_start,
-                    to: model.train_end,
-                    n: settings.reference_rows,
-                })
-                .await?,
+            model.train_start.max(warm),
+            Bound::Included(model.train_end),
             "production_model_training_window",
             Some(model.version),
         ),
-        None => {
-            // Without a model, the oldest rows — but never the current
-            // window's own rows.
-            let total = store.count_feature_rows().await?;
-            let n = settings
-                .reference_rows
-                .min(total.saturating_sub(current.len() as u64));
-            (
-                store.drift_rows(WindowSpec::Oldest(n)).await?,
-                "oldest_rows",
-                None,
-            )
-        }
+        None => (
+            warm,
+            // Never the current window's own rows.
+            current
+                .first()
+                .map_or(Bound::Unbounded, |row| Bound::Excluded(row.time)),
+            "before_current_window",
+            None,
+        ),
     };
+    let sampled = |times| WindowSpec::Sampled {
+        from: Bound::Included(from),
+        to,
+        times,
+        n: settings.reference_rows,
+    };
+    let mut reference = store.drift_rows(sampled(times)).await?;
+    if (reference.len() as u64) < settings.min_rows && !times.is_all() {
+        // Too few rows at these very minutes (a fast stream over a slower
+        // history): the same hours instead.
+        reference = store.drift_rows(sampled(times.whole_hours())).await?;
+    }
     let (reference_scores, current_scores) = match version {
         Some(v) => (
             store.score_rows(v, false, settings.reference_rows).await?,
@@ -281,13 +306,16 @@ pub async fn read_windows(store: &Store, settings: &DriftSettings) -> Result<Win
     };
     Ok(Windows {
         reference_info: window_info(source, version, &reference),
-        current_info: window_info("newest_rows", None, &current),
+        current_info: window_info(CURRENT_SOURCE, None, &current),
         reference,
         current,
         reference_scores,
         current_scores,
     })
 }
+
+/// The source name of the current window.
+const CURRENT_SOURCE: &str = "newest_rows";
 
 fn window_info(source: &str, model_version: Option<i32>, rows: &[DriftRow]) -> WindowInfo {
     WindowInfo {
@@ -528,8 +556,8 @@ pub fn simulated_rows(
 /// Windows of `rows`, for checks outside the store (tests, benchmarks).
 pub fn windows_of(reference: Vec<DriftRow>, current: Vec<DriftRow>) -> Windows {
     Windows {
-        reference_info: window_info("oldest_rows", None, &reference),
-        current_info: window_info("newest_rows", None, &current),
+        reference_info: window_info("before_current_window", None, &reference),
+        current_info: window_info(CURRENT_SOURCE, None, &current),
         reference,
         current,
         reference_scores: Vec::new(),
@@ -544,7 +572,7 @@ mod tests {
     use super::*;
 
     /// Five weekdays of a 500-holder population, amounts multiplied by
-    /// `factor` on the last day. Reference: days two and three (the first
+    /// `factor` on the last day. Reference: days two to four (the first
     /// day warms up the 24-hour windows); current: the last day — whole
     /// days, so the time of day is comparable.
     fn windows(factor: f64) -> Windows {
@@ -559,7 +587,7 @@ mod tests {
         let rows = simulated_rows(&config, start, day(5), (shift_from, factor));
         let (reference, rest): (Vec<DriftRow>, Vec<DriftRow>) = rows
             .into_iter()
-            .partition(|r| r.time >= day(1) && r.time < day(3));
+            .partition(|r| r.time >= day(1) && r.time < day(4));
         let current = rest.into_iter().filter(|r| r.time >= shift_from).collect();
         windows_of(reference, current)
     }
@@ -598,6 +626,7 @@ mod tests {
     #[test]
     fn the_same_stream_without_a_shift_is_not_flagged() {
         let check = check(&windows(1.0), &DriftSettings::default(), Utc::now());
+
         assert_eq!(check.status, DriftStatus::Ok);
         assert!(!check.dataset_drift_detected);
         assert!(

@@ -42,6 +42,7 @@ mod psi;
 mod report;
 mod special;
 mod wasserstein;
+pub mod windows;
 
 use std::fmt;
 use std::str::FromStr;

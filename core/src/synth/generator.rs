@@ -58,6 +58,11 @@ impl Generator {
     /// Builds the population (deterministic for the seed) with its clock at
     /// `start`, emitting transactions at `rate_per_sec` on average (Poisson
     /// arrivals). The stream is deterministic for the seed and `start`.
+    ///
+    /// Every cardholder shops `rate_per_sec / natural rate` times as often
+    /// as their habit: at any rate but [`SynthConfig::natural_rate_per_sec`]
+    /// velocities leave the range of a natural history (load tests want
+    /// that; a realistic stream uses [`SynthConfig::scaled_to_rate`]).
     pub fn new(config: SynthConfig, start: DateTime<Utc>, rate_per_sec: f64) -> Generator {
         let pop = Population::build(&config);
         let mut generator = Generator {

@@ -7,6 +7,11 @@
 //! transactions. Every fraudulent transaction is later followed by its
 //! chargeback [`Label`]. The same seed and the same calls give the same
 //! stream.
+//!
+//! A population has a natural rate (the sum of its cardholders' habits).
+//! A realistic stream of another rate comes from a population scaled to it
+//! ([`SynthConfig::scaled_to_rate`]), not from driving the same cardholders
+//! faster: history and live traffic then come from one process.
 
 mod catalog;
 mod compromise;
@@ -17,6 +22,7 @@ mod legit;
 mod merchants;
 mod mix;
 mod population;
+mod scale;
 mod scenario;
 mod schedule;
 #[cfg(test)]
