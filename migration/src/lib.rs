@@ -12,6 +12,9 @@ mod m20261129_000006_create_models;
 mod m20261129_000007_create_drift_reports;
 mod m20261129_000008_create_dead_letters;
 mod m20261130_000009_create_audit_log;
+mod m20261207_000010_add_fraud_known_at;
+
+pub use m20261207_000010_add_fraud_known_at::FRAUD_KNOWN_FROM_LABELS;
 
 /// Tables created by the migrations, in creation order.
 pub const TABLES: [&str; 9] = [
@@ -42,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000007_create_drift_reports::Migration),
             Box::new(m20261129_000008_create_dead_letters::Migration),
             Box::new(m20261130_000009_create_audit_log::Migration),
+            Box::new(m20261207_000010_add_fraud_known_at::Migration),
         ]
     }
 }

@@ -161,6 +161,7 @@ fn expected_columns(table: &str) -> Vec<(String, bool)> {
         .collect();
     if table == "transaction_features" {
         columns.extend(FEATURES.iter().map(|&name| (name.to_owned(), NULL)));
+        columns.push(("fraud_known_at".to_owned(), NULL));
     }
     columns
 }
@@ -360,10 +361,13 @@ async fn assert_schema(db: &DatabaseConnection) {
     }
 }
 
+/// Migrations that change existing tables rather than create one.
+const ALTERATIONS: usize = 1;
+
 /// Up, up again (a no-op), down, up: the cycle every backend must survive.
 async fn up_down_up(db: &DatabaseConnection) {
     let migrations = migration::Migrator::migrations().len();
-    assert_eq!(migrations, TABLES.len());
+    assert_eq!(migrations, TABLES.len() + ALTERATIONS);
 
     migration::Migrator::up(db, None).await.expect("first up");
     assert_schema(db).await;
@@ -386,6 +390,15 @@ async fn up_down_up(db: &DatabaseConnection) {
     migration::Migrator::down(db, Some(1))
         .await
         .expect("down one step");
+    assert!(
+        !columns(db, "transaction_features")
+            .await
+            .iter()
+            .any(|(name, _)| name == "fraud_known_at")
+    );
+    migration::Migrator::down(db, Some(1))
+        .await
+        .expect("down another step");
     let remaining = tables(db).await;
     assert!(!remaining.contains(&"audit_log".to_owned()));
     assert_eq!(remaining.len(), TABLES.len() - 1);
@@ -403,12 +416,101 @@ async fn up_down_up(db: &DatabaseConnection) {
     assert_schema(db).await;
 }
 
+/// A store written by the schema before `fraud_known_at` is carried over:
+/// the column says since when each transaction was known as fraud, from
+/// the labels already stored, and nothing else changes.
+async fn carries_over_fraud_labels(db: &DatabaseConnection) {
+    use sea_orm_migration::prelude::{Alias, Expr, ExprTrait, Query};
+
+    migration::Migrator::up(db, Some(9))
+        .await
+        .expect("up to the previous schema");
+    let at = |s: i64| chrono::DateTime::from_timestamp(1_700_000_000 + s, 0).expect("time");
+    let (labelled, unlabelled) = (uuid::Uuid::from_u128(1), uuid::Uuid::from_u128(2));
+    let col = |name: &str| Alias::new(name);
+    for id in [labelled, unlabelled] {
+        let insert = Query::insert()
+            .into_table(col("transaction_features"))
+            .columns(
+                [
+                    "transaction_id",
+                    "user_id",
+                    "merchant_id",
+                    "event_time",
+                    "computed_at",
+                    "amount",
+                ]
+                .map(col),
+            )
+            .values_panic([
+                id.into(),
+                "u".into(),
+                "m".into(),
+                at(0).into(),
+                at(0).into(),
+                12.5.into(),
+            ])
+            .to_owned();
+        db.execute(&insert).await.expect("insert a feature row");
+    }
+    for (label, is_fraud, labeled_at) in [(10u128, true, 300), (11, true, 200), (12, false, 100)] {
+        let insert = Query::insert()
+            .into_table(col("labels"))
+            .columns(
+                [
+                    "label_id",
+                    "transaction_id",
+                    "is_fraud",
+                    "source",
+                    "labeled_at",
+                    "received_at",
+                ]
+                .map(col),
+            )
+            .values_panic([
+                uuid::Uuid::from_u128(label).into(),
+                labelled.into(),
+                is_fraud.into(),
+                "test".into(),
+                at(labeled_at).into(),
+                at(labeled_at).into(),
+            ])
+            .to_owned();
+        db.execute(&insert).await.expect("insert a label");
+    }
+    migration::Migrator::up(db, None).await.expect("up");
+    assert_schema(db).await;
+    for (id, expected) in [(labelled, Some(at(200))), (unlabelled, None)] {
+        let select = Query::select()
+            .columns(["fraud_known_at", "amount"].map(col))
+            .from(col("transaction_features"))
+            .and_where(Expr::col(col("transaction_id")).eq(id))
+            .to_owned();
+        let rows = db.query_all(&select).await.expect("read back");
+        let row = rows.first().expect("the row is still there");
+        let amount: f64 = row.try_get("", "amount").expect("amount");
+        assert_eq!(amount, 12.5);
+        let known: Option<chrono::DateTime<chrono::Utc>> =
+            row.try_get("", "fraud_known_at").expect("fraud_known_at");
+        assert_eq!(known, expected, "the earliest fraud label of {id}");
+    }
+}
+
 #[tokio::test]
 async fn sqlite_up_down_up() {
     let db = Database::connect("sqlite::memory:")
         .await
         .expect("open in-memory sqlite");
     up_down_up(&db).await;
+    db.close().await.expect("close sqlite");
+}
+
+#[tokio::test]
+async fn sqlite_carries_a_previous_store_over() {
+    let db = Database::connect("sqlite::memory:")
+        .await
+        .expect("open in-memory sqlite");
+    carries_over_fraud_labels(&db).await;
     db.close().await.expect("close sqlite");
 }
 
@@ -480,6 +582,8 @@ async fn postgres_up_down_up() {
             .await
             .expect("connect test database");
         up_down_up(&db).await;
+        migration::Migrator::down(&db, None).await.expect("down");
+        carries_over_fraud_labels(&db).await;
         db.close().await.expect("close test database");
     })
     .await;

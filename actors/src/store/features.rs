@@ -3,7 +3,10 @@
 
 use chrono::Utc;
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, DbErr, EntityTrait, QueryOrder, TransactionTrait};
+use sea_orm::{
+    ActiveValue::{NotSet, Set},
+    DbErr, EntityTrait, QueryOrder, TransactionTrait,
+};
 use uuid::Uuid;
 use vigil_core::Transaction;
 use vigil_core::features::FeatureVector;
@@ -134,6 +137,8 @@ fn active_model(
         merchant_fraud_rate_1d: Set(Some(f.merchant_fraud_rate_1d)),
         merchant_fraud_rate_7d: Set(Some(f.merchant_fraud_rate_7d)),
         merchant_fraud_rate_30d: Set(Some(f.merchant_fraud_rate_30d)),
+        // Written by the label path only (`fraud.rs`).
+        fraud_known_at: NotSet,
     }
 }
 

@@ -8,6 +8,7 @@ mod drift;
 pub mod entity;
 mod evaluation;
 mod features;
+mod fraud;
 mod history;
 mod labels;
 mod models;
@@ -31,6 +32,7 @@ pub use dead_letters::DeadLetter;
 pub use drift::{DriftRow, NewDriftReport, ScoreRow, WindowSpec};
 pub use evaluation::Entity;
 pub use features::OnExisting;
+pub use fraud::LabelTarget;
 pub use history::HistoryScope;
 pub use models::{ModelSummary, NewModel, Stage, summary};
 
@@ -107,11 +109,36 @@ impl Store {
         Ok(Store { db })
     }
 
-    /// Runs the migrations that have not run yet.
+    /// Runs the migrations that have not run yet, and says which in one
+    /// line (sea-orm's migrator logs a line per step at `info`; Vigil
+    /// keeps dependencies at `warn`).
     pub async fn migrate(&self) -> Result<(), StoreError> {
+        let pending: Vec<String> = Migrator::get_pending_migrations(&self.db)
+            .await
+            .map_err(StoreError::Migrate)?
+            .iter()
+            .map(|m| m.name().to_owned())
+            .collect();
         Migrator::up(&self.db, None)
             .await
-            .map_err(StoreError::Migrate)
+            .map_err(StoreError::Migrate)?;
+        if !pending.is_empty() {
+            tracing::info!(
+                count = pending.len(),
+                first = pending.first().map(String::as_str),
+                last = pending.last().map(String::as_str),
+                "migrations applied"
+            );
+        }
+        Ok(())
+    }
+
+    /// Closes the connections once they are returned: the last step of a
+    /// graceful stop.
+    pub async fn close(&self) {
+        if let Err(e) = self.db.close_by_ref().await {
+            tracing::warn!(error = %e, "cannot close the store");
+        }
     }
 
     /// The underlying sea-orm connection.

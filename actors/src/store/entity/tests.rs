@@ -95,6 +95,7 @@ fn features(transaction_id: Uuid, value: Option<f64>) -> transaction_feature::Mo
         merchant_fraud_rate_1d: value,
         merchant_fraud_rate_7d: value,
         merchant_fraud_rate_30d: value,
+        fraud_known_at: value.map(|_| at(2)),
     }
 }
 

@@ -59,6 +59,9 @@ pub struct Model {
     pub merchant_fraud_rate_7d: Option<f64>,
     #[sea_orm(column_name = "merchant_fraud_rate_30d")]
     pub merchant_fraud_rate_30d: Option<f64>,
+    /// Since when the feature engine counts this transaction as fraud: the
+    /// earliest `labeled_at` of its fraud labels it counted (NULL: none).
+    pub fraud_known_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
