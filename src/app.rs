@@ -3,15 +3,16 @@
 use std::time::Instant;
 
 use actix_web::{App, HttpServer};
-use vigil_actors::alerter::WebhookSettings;
 use vigil_actors::bus::kafka::{KafkaSettings, Topics};
 use vigil_actors::drift_checker::DriftSettings;
 use vigil_actors::health::RestartBudget;
+use vigil_actors::lifecycle::Phase;
 use vigil_actors::producer::ProducerSettings;
 use vigil_actors::store::Store;
 use vigil_actors::supervisor::SupervisionPolicy;
 use vigil_actors::training::TrainingSettings;
-use vigil_actors::{Runtime, RuntimeConfig};
+use vigil_actors::webhook::WebhookSettings;
+use vigil_actors::{Runtime, RuntimeConfig, ShutdownReport};
 use vigil_core::features::FeatureConfig;
 use vigil_core::model::Thresholds;
 use vigil_core::model::dataset::SplitConfig;
@@ -19,7 +20,6 @@ use vigil_core::model::gates::QualityGates;
 use vigil_core::model::gbdt::GbdtParams;
 use vigil_core::model::iforest::IsolationForestParams;
 use vigil_core::model::training::TrainingParams;
-use vigil_core::synth::SynthConfig;
 
 use vigil_actors::messages::TrainingOutcome;
 use vigil_core::model::training::Stage;
@@ -45,23 +45,24 @@ pub enum AppError {
     Training(vigil_actors::ActorError),
     #[error("http server failed: {0}")]
     Http(std::io::Error),
+    #[error("start-up failed: {0}")]
+    Startup(String),
 }
+
+/// Exit code of `vigil serve` when its graceful stop ran out of time (or a
+/// second signal cut it short): work was left in flight.
+pub const EXIT_SHUTDOWN_TIMED_OUT: i32 = 3;
 
 /// The runtime's configuration derived from Vigil's.
 pub fn runtime_config(config: &Config) -> RuntimeConfig {
     let p = &config.producer;
     let s = &config.supervisor;
+    let world = crate::world::world(p, config.seed);
     RuntimeConfig {
         database_url: config.database_url(),
         producer: ProducerSettings {
-            synth: SynthConfig {
-                seed: config.seed,
-                users: p.users,
-                merchants: p.merchants,
-                fraud_rate: p.fraud_rate,
-                label_delay: to_time_delta(p.label_delay),
-            },
-            rate: p.rate,
+            synth: world.synth,
+            rate: world.live_rate,
             batch_size: p.batch_size,
         },
         features: FeatureConfig {
@@ -79,6 +80,7 @@ pub fn runtime_config(config: &Config) -> RuntimeConfig {
             max_restarts: s.max_restarts,
             window: s.restart_window,
         },
+        stall_timeout: s.stall_timeout,
         thresholds: thresholds(config),
         training: training_settings(config),
         retrain_schedule: Some(config.model.retrain_schedule.clone()).filter(|c| !c.is_empty()),
@@ -92,6 +94,8 @@ pub fn runtime_config(config: &Config) -> RuntimeConfig {
                 attempts: config.alerts.webhook_attempts,
                 timeout: config.alerts.webhook_timeout,
                 backoff: std::time::Duration::from_millis(200),
+                queue_capacity: config.alerts.webhook_queue,
+                senders: config.alerts.webhook_concurrency,
             }),
         drift: drift_settings(config),
         drift_schedule: Some(config.drift.schedule.clone()).filter(|c| !c.is_empty()),
@@ -182,35 +186,127 @@ fn to_time_delta(duration: std::time::Duration) -> chrono::TimeDelta {
     chrono::TimeDelta::from_std(duration).unwrap_or(chrono::TimeDelta::MAX)
 }
 
-/// `vigil serve`: the runtime and the HTTP API until Ctrl-C / SIGTERM.
-pub async fn serve(config: Config) -> Result<(), AppError> {
+/// `vigil serve`: the runtime and the HTTP API until SIGTERM or SIGINT,
+/// then a graceful stop within `shutdown.timeout` (see
+/// [`Runtime::shutdown`]). The API answers from the first moment: start-up
+/// (recovery, backfill, first training) runs behind it.
+///
+/// A report that is not clean means work is still in flight: the caller
+/// should exit at once, non-zero, without tearing the runtime down.
+pub async fn serve(config: Config) -> Result<ShutdownReport, AppError> {
     let started = Instant::now();
     warn_if_exposed_without_key(&config);
+    // Bound before anything starts, so that a taken port stops nothing.
+    let bind = |source| AppError::Bind {
+        addr: config.http.addr,
+        source,
+    };
+    let listener = std::net::TcpListener::bind(config.http.addr).map_err(bind)?;
     let runtime = Runtime::start(runtime_config(&config)).await?;
     let state = AppState::of(&runtime, None).with_api_keys(http::ApiKeys::new(
         config.api_key.clone(),
         config.api_keys.clone(),
         config.http.protect_reads,
     ));
+    let requests = state.requests.clone();
     let max_body = config.http.max_body_bytes;
     let server =
         HttpServer::new(move || App::new().configure(http::configure(state.clone(), max_body)))
             .workers(2)
-            .bind(config.http.addr)
-            .map_err(|source| AppError::Bind {
-                addr: config.http.addr,
-                source,
-            })?
+            // Signals are Vigil's to handle: the API keeps answering (503)
+            // while the runtime drains.
+            .disable_signals()
+            .shutdown_timeout(5)
+            .listen(listener)
+            .map_err(bind)?
             .run();
-    if runtime.ready().await.is_ok() {
+    let handle = server.handle();
+    let mut server = actix::spawn(server);
+    tracing::info!(
+        addr = %config.http.addr,
+        store = runtime.store.backend_name(),
+        "listening: http://{0}/health  http://{0}/health/actors  http://{0}/metrics  http://{0}/docs",
+        config.http.addr
+    );
+    let lifecycle = runtime.lifecycle.clone();
+    actix::spawn(async move {
+        if lifecycle.started().await == Phase::Running {
+            tracing::info!(ms = started.elapsed().as_millis() as u64, "vigil is up");
+        }
+    });
+
+    let failure = tokio::select! {
+        signal = stop_signal() => {
+            tracing::info!(
+                signal,
+                timeout_seconds = config.shutdown.timeout.as_secs_f64(),
+                "stopping: taking no new work, finishing what is in flight"
+            );
+            None
+        }
+        reason = runtime.lifecycle.failed() => Some(AppError::Startup(reason)),
+        served = &mut server => Some(AppError::Http(match served {
+            Ok(Ok(())) => std::io::Error::other("the server stopped by itself"),
+            Ok(Err(e)) => e,
+            Err(e) => std::io::Error::other(e),
+        })),
+    };
+    // A second signal does not wait.
+    actix::spawn(async {
+        let signal = stop_signal().await;
+        tracing::error!(
+            signal,
+            "second signal: exiting now, leaving what is in flight"
+        );
+        std::process::exit(EXIT_SHUTDOWN_TIMED_OUT);
+    });
+    let report = runtime
+        .shutdown(config.shutdown.timeout, move || requests.in_flight())
+        .await;
+    if !report.abandoned.is_empty() {
+        tracing::warn!(abandoned = ?report.abandoned, "background work given up (nothing of it was stored)");
+    }
+    if report.is_clean() {
+        handle.stop(true).await;
         tracing::info!(
-            store = runtime.store.backend_name(),
-            ms = started.elapsed().as_millis() as u64,
-            "vigil is up: http://{0}/health  http://{0}/health/actors  http://{0}/metrics",
-            config.http.addr
+            seconds = report.elapsed.as_secs_f64(),
+            "stopped: everything in flight was finished"
+        );
+    } else {
+        tracing::error!(
+            seconds = report.elapsed.as_secs_f64(),
+            left = ?report.left,
+            "shutdown timed out: work left in flight"
         );
     }
-    server.await.map_err(AppError::Http)
+    match failure {
+        Some(error) if report.is_clean() => Err(error),
+        _ => Ok(report),
+    }
+}
+
+/// The first SIGTERM or SIGINT, by name.
+async fn stop_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => tokio::select! {
+                _ = terminate.recv() => "SIGTERM",
+                _ = tokio::signal::ctrl_c() => "SIGINT",
+            },
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM; stopping on SIGINT only");
+                let _ = tokio::signal::ctrl_c().await;
+                "SIGINT"
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "Ctrl-C"
+    }
 }
 
 /// Anyone who reaches a non-loopback address could retrain, promote a
@@ -230,7 +326,7 @@ fn warn_if_exposed_without_key(config: &Config) {
 /// `vigil migrate`: runs pending migrations and exits.
 pub async fn migrate(config: &Config) -> Result<(), AppError> {
     let store = Store::open(&config.database_url()).await?;
-    tracing::info!(store = store.backend_name(), "migrations applied");
+    tracing::info!(store = store.backend_name(), "the store is up to date");
     Ok(())
 }
 
@@ -273,6 +369,16 @@ pub async fn train(config: &Config) -> Result<(), AppError> {
     )
     .await
     .map_err(AppError::Training)?;
+    if let Some(candidate) = &run.promote {
+        store
+            .promote_model(candidate.version, &candidate.reason)
+            .await
+            .map_err(|e| AppError::Training(e.into()))?;
+    }
+    if let Some(log) = &run.mlflow {
+        bar.set_message("logging the run to mlflow");
+        vigil_actors::training::log_to_mlflow(log).await;
+    }
     bar.finish_and_clear();
     println!("{}", training_summary(&run.outcome));
     Ok(())

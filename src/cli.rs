@@ -137,7 +137,8 @@ pub struct Overrides {
     /// Database URL [config: database.url].
     #[arg(long, global = true)]
     pub database_url: Option<String>,
-    /// Live transactions per second, 0 = off [config: producer.rate].
+    /// Transactions per second of the simulated world (its population
+    /// scales to it), 0 = no live stream [config: producer.rate].
     #[arg(long, global = true)]
     pub producer_rate: Option<f64>,
     /// Days of simulated history for an empty store [config: backfill.days].

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 /// The sections of the configuration file; an environment variable whose
 /// name starts with one of them (plus `_`) sets a key of that section.
-const SECTIONS: [&str; 11] = [
+const SECTIONS: [&str; 13] = [
     "http",
     "database",
     "kafka",
@@ -26,6 +26,8 @@ const SECTIONS: [&str; 11] = [
     "alerts",
     "mlflow",
     "drift",
+    "shutdown",
+    "log",
 ];
 
 /// MLflow's own variable, honoured when `mlflow.tracking_uri` is not set.
@@ -40,7 +42,7 @@ pub enum ConfigError {
     #[error("configuration file {0} does not exist")]
     MissingFile(PathBuf),
     #[error("invalid configuration: {0}")]
-    Parse(#[from] Box<figment::Error>),
+    Parse(String),
     #[error("invalid configuration: `{key}` {message}")]
     Invalid { key: &'static str, message: String },
 }
@@ -73,6 +75,43 @@ pub struct Config {
     pub alerts: AlertsConfig,
     pub mlflow: MlflowConfig,
     pub drift: DriftConfig,
+    pub shutdown: ShutdownConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ShutdownConfig {
+    /// How long a graceful stop (SIGTERM, SIGINT) may take to finish what
+    /// is in flight; past it, Vigil exits non-zero and says what it left.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+}
+
+impl Default for ShutdownConfig {
+    fn default() -> Self {
+        ShutdownConfig {
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One line per event for people.
+    #[default]
+    Text,
+    /// One JSON object per line, with the span fields (Loki, Elasticsearch).
+    Json,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `text` or `json`.
+    pub format: LogFormat,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -143,12 +182,21 @@ impl Default for KafkaConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ProducerConfig {
-    /// Live synthetic transactions per second (0 = off).
-    pub rate: f64,
-    /// Simulated card holders.
+    /// Transactions per second of the simulated world, its history and its
+    /// live stream alike: the population (`users`, `merchants`) is scaled
+    /// to it, each cardholder keeping their own pace. Unset: the natural
+    /// rate of `users` cardholders. 0 = no live transactions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate: Option<f64>,
+    /// Simulated card holders at the natural rate.
     pub users: usize,
-    /// Simulated merchants.
+    /// Simulated merchants at the natural rate.
     pub merchants: usize,
+    /// Whether `rate` scales the population (the default). `false` keeps
+    /// `users` and `merchants` and drives them at `rate` after a history at
+    /// their natural rate: every card then shops faster than it did, which
+    /// is what load and crash tests want and what a model flags.
+    pub scale_population: bool,
     /// Target share of fraudulent transactions.
     pub fraud_rate: f64,
     /// How long after a fraud its chargeback label arrives.
@@ -193,6 +241,10 @@ pub struct SupervisorConfig {
     pub backoff_max: Duration,
     /// Messages an actor's mailbox holds before senders wait.
     pub mailbox_capacity: usize,
+    /// An actor with work pending and no progress this long is reported
+    /// stalled, and restarted after as long again.
+    #[serde(with = "humantime_serde")]
+    pub stall_timeout: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -232,6 +284,10 @@ pub struct AlertsConfig {
     pub webhook_attempts: u32,
     #[serde(with = "humantime_serde")]
     pub webhook_timeout: Duration,
+    /// Alerts waiting for delivery at most; more are dead-lettered.
+    pub webhook_queue: usize,
+    /// Alerts delivered at the same time.
+    pub webhook_concurrency: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -247,9 +303,11 @@ pub struct MlflowConfig {
 pub struct DriftConfig {
     /// Cron expression with seconds for drift checks ("" = off).
     pub schedule: String,
-    /// Rows of the reference window (at most).
+    /// Rows of the reference window (at most): the production model's
+    /// training window at the current window's times of the day, sampled
+    /// evenly.
     pub reference_rows: u64,
-    /// Rows of the current window.
+    /// Rows of the current window (at most): the newest, none older than a day.
     pub current_rows: u64,
     /// Fewer rows than this in a window: no verdict.
     pub min_rows: u64,
@@ -307,6 +365,8 @@ impl Default for AlertsConfig {
             webhook_url: None,
             webhook_attempts: 3,
             webhook_timeout: Duration::from_secs(5),
+            webhook_queue: 1000,
+            webhook_concurrency: 4,
         }
     }
 }
@@ -329,6 +389,8 @@ impl Default for Config {
             alerts: AlertsConfig::default(),
             mlflow: MlflowConfig::default(),
             drift: DriftConfig::default(),
+            shutdown: ShutdownConfig::default(),
+            log: LogConfig::default(),
         }
     }
 }
@@ -346,9 +408,10 @@ impl Default for HttpConfig {
 impl Default for ProducerConfig {
     fn default() -> Self {
         ProducerConfig {
-            rate: 10.0,
+            rate: None,
             users: 2000,
             merchants: 500,
+            scale_population: true,
             fraud_rate: 0.01,
             label_delay: Duration::from_secs(7 * 24 * 3600),
             batch_size: 500,
@@ -380,6 +443,7 @@ impl Default for SupervisorConfig {
             backoff_initial: Duration::from_millis(50),
             backoff_max: Duration::from_secs(5),
             mailbox_capacity: 16,
+            stall_timeout: vigil_actors::health::DEFAULT_STALL_TIMEOUT,
         }
     }
 }
@@ -396,7 +460,40 @@ fn env_key_path(key: &str) -> String {
     key
 }
 
+/// figment's errors, each naming its key as the file writes it
+/// (`model.iterations`, whichever layer set it) and where the value came
+/// from.
+fn parse_error(error: figment::Error) -> ConfigError {
+    let messages: Vec<String> = error
+        .into_iter()
+        .map(|e| {
+            let key = e.path.join(".").to_ascii_lowercase();
+            let from = e
+                .metadata
+                .as_ref()
+                .map(|m| format!(" (from {})", m.name))
+                .unwrap_or_default();
+            if key.is_empty() {
+                format!("{}{from}", e.kind)
+            } else {
+                format!("`{key}`: {}{from}", e.kind)
+            }
+        })
+        .collect();
+    ConfigError::Parse(messages.join("; "))
+}
+
+/// The most card holders a rate may scale the population to: beyond, the
+/// world alone would take gigabytes and its backfill hours.
+const MAX_SCALED_USERS: usize = 2_000_000;
+
 impl Config {
+    /// Card holders the configured rate scales the population to, when it does.
+    fn scaled_users(&self) -> Option<usize> {
+        let p = &self.producer;
+        (p.scale_population && p.rate.is_some()).then(|| crate::world::scaled(p, self.seed).users)
+    }
+
     /// Loads the layered configuration. `file` is an explicit `--config`;
     /// without it `vigil.toml` is read if present. `overrides` holds the
     /// CLI flags, already shaped like the file (see `cli.rs`).
@@ -417,7 +514,7 @@ impl Config {
             .merge(env)
             .merge(Serialized::defaults(overrides))
             .extract()
-            .map_err(Box::new)?;
+            .map_err(parse_error)?;
         if config.mlflow.tracking_uri.is_none() {
             config.mlflow.tracking_uri = std::env::var(MLFLOW_ENV).ok().filter(|v| !v.is_empty());
         }
@@ -431,7 +528,7 @@ impl Config {
             message: message.to_owned(),
         };
         let p = &self.producer;
-        if !p.rate.is_finite() || p.rate < 0.0 {
+        if p.rate.is_some_and(|r| !r.is_finite() || r < 0.0) {
             return Err(invalid("producer.rate", "must be a finite number ≥ 0"));
         }
         if !(0.0..=0.5).contains(&p.fraud_rate) {
@@ -442,6 +539,15 @@ impl Config {
         }
         if p.merchants == 0 {
             return Err(invalid("producer.merchants", "must be at least 1"));
+        }
+        if let Some(holders) = self.scaled_users().filter(|n| *n > MAX_SCALED_USERS) {
+            return Err(invalid(
+                "producer.rate",
+                &format!(
+                    "would simulate {holders} card holders (at most {MAX_SCALED_USERS}): lower it, \
+                     or keep the population (`scale_population = false`) for a load test"
+                ),
+            ));
         }
         if p.batch_size == 0 {
             return Err(invalid("producer.batch_size", "must be at least 1"));
@@ -461,6 +567,15 @@ impl Config {
                 "supervisor.backoff_initial",
                 "must not exceed supervisor.backoff_max",
             ));
+        }
+        if s.stall_timeout < Duration::from_millis(100) {
+            return Err(invalid(
+                "supervisor.stall_timeout",
+                "must be at least 100ms",
+            ));
+        }
+        if self.shutdown.timeout.is_zero() {
+            return Err(invalid("shutdown.timeout", "must be longer than 0"));
         }
         if self.http.max_body_bytes == 0 {
             return Err(invalid("http.max_body_bytes", "must be at least 1"));
@@ -490,6 +605,12 @@ impl Config {
         }
         if self.alerts.webhook_attempts == 0 {
             return Err(invalid("alerts.webhook_attempts", "must be at least 1"));
+        }
+        if self.alerts.webhook_queue == 0 {
+            return Err(invalid("alerts.webhook_queue", "must be at least 1"));
+        }
+        if self.alerts.webhook_concurrency == 0 {
+            return Err(invalid("alerts.webhook_concurrency", "must be at least 1"));
         }
         self.validate_kafka()
     }
@@ -552,13 +673,22 @@ impl Config {
     fn validate_model(&self) -> Result<(), ConfigError> {
         let invalid = |key, message: String| ConfigError::Invalid { key, message };
         let m = &self.model;
+        for (key, value) in [
+            ("model.review_threshold", m.review_threshold),
+            ("model.block_threshold", m.block_threshold),
+        ] {
+            if !(0.0..=1.0).contains(&value) {
+                return Err(invalid(key, "must be between 0 and 1".into()));
+            }
+        }
         let thresholds = vigil_core::model::Thresholds {
             review: m.review_threshold,
             block: m.block_threshold,
         };
+        // Each is valid alone: what is left is their order.
         thresholds
             .validate()
-            .map_err(|e| invalid("model.review_threshold", e))?;
+            .map_err(|e| invalid("model.block_threshold", e))?;
         if !m.retrain_schedule.is_empty() {
             vigil_actors::schedule::validate_cron(&m.retrain_schedule)
                 .map_err(|e| invalid("model.retrain_schedule", e))?;
@@ -569,11 +699,15 @@ impl Config {
                 "must be between 0.05 and 0.5".into(),
             ));
         }
-        if m.iterations == 0 || m.max_depth == 0 || m.iforest_trees == 0 || m.card_k == 0 {
-            return Err(invalid(
-                "model.iterations",
-                "iterations, max_depth, iforest_trees and card_k must be at least 1".into(),
-            ));
+        for (key, value) in [
+            ("model.iterations", m.iterations),
+            ("model.max_depth", m.max_depth),
+            ("model.iforest_trees", m.iforest_trees),
+            ("model.card_k", m.card_k),
+        ] {
+            if value == 0 {
+                return Err(invalid(key, "must be at least 1".into()));
+            }
         }
         if !(m.learning_rate > 0.0 && m.learning_rate <= 1.0) {
             return Err(invalid("model.learning_rate", "must be in (0, 1]".into()));
@@ -608,11 +742,14 @@ impl Config {
                 format!("{categorical} does not apply to categorical features"),
             ));
         }
-        if d.current_rows == 0 || d.reference_rows == 0 || d.min_rows == 0 {
-            return Err(invalid(
-                "drift.current_rows",
-                "window sizes and min_rows must be at least 1".into(),
-            ));
+        for (key, value) in [
+            ("drift.reference_rows", d.reference_rows),
+            ("drift.current_rows", d.current_rows),
+            ("drift.min_rows", d.min_rows),
+        ] {
+            if value == 0 {
+                return Err(invalid(key, "must be at least 1".into()));
+            }
         }
         if !(d.share_threshold > 0.0 && d.share_threshold <= 1.0) {
             return Err(invalid("drift.share_threshold", "must be in (0, 1]".into()));
@@ -667,17 +804,17 @@ mod tests {
             jail.create_file("vigil.toml", "seed = 7\n[producer]\nrate = 3.5\n")?;
             let config = Config::load(None, serde_json::json!({})).expect("loads");
             assert_eq!(config.seed, 7);
-            assert_eq!(config.producer.rate, 3.5);
+            assert_eq!(config.producer.rate, Some(3.5));
 
             jail.set_env("VIGIL_PRODUCER_RATE", "4");
             jail.set_env("VIGIL_HTTP_ADDR", "127.0.0.1:9000");
             let config = Config::load(None, serde_json::json!({})).expect("loads");
-            assert_eq!(config.producer.rate, 4.0);
+            assert_eq!(config.producer.rate, Some(4.0));
             assert_eq!(config.http.addr.port(), 9000);
 
             let cli = serde_json::json!({"producer": {"rate": 5.0}});
             let config = Config::load(None, cli).expect("loads");
-            assert_eq!(config.producer.rate, 5.0);
+            assert_eq!(config.producer.rate, Some(5.0));
 
             jail.create_file("bad.toml", "[producer]\nspeed = 1\n")?;
             let err = Config::load(Some(Path::new("bad.toml")), serde_json::json!({})).unwrap_err();
@@ -707,6 +844,71 @@ mod tests {
             assert!(err.to_string().contains("kafka.session_timeout"), "{err}");
             Ok(())
         });
+    }
+
+    /// Each bad value names its own key, set through the environment as an
+    /// operator would.
+    #[test]
+    fn each_bad_value_names_its_own_key() {
+        let cases = [
+            ("VIGIL_MODEL_IFOREST_TREES", "0", "model.iforest_trees"),
+            ("VIGIL_MODEL_ITERATIONS", "0", "model.iterations"),
+            ("VIGIL_MODEL_MAX_DEPTH", "0", "model.max_depth"),
+            ("VIGIL_MODEL_CARD_K", "0", "model.card_k"),
+            ("VIGIL_MODEL_ITERATIONS", "many", "model.iterations"),
+            (
+                "VIGIL_MODEL_REVIEW_THRESHOLD",
+                "1.5",
+                "model.review_threshold",
+            ),
+            (
+                "VIGIL_MODEL_BLOCK_THRESHOLD",
+                "0.2",
+                "model.block_threshold",
+            ),
+            ("VIGIL_MODEL_LEARNING_RATE", "0", "model.learning_rate"),
+            ("VIGIL_DRIFT_REFERENCE_ROWS", "0", "drift.reference_rows"),
+            ("VIGIL_DRIFT_CURRENT_ROWS", "0", "drift.current_rows"),
+            ("VIGIL_DRIFT_MIN_ROWS", "0", "drift.min_rows"),
+            ("VIGIL_SHUTDOWN_TIMEOUT", "0s", "shutdown.timeout"),
+            (
+                "VIGIL_SUPERVISOR_STALL_TIMEOUT",
+                "1ms",
+                "supervisor.stall_timeout",
+            ),
+            ("VIGIL_ALERTS_WEBHOOK_QUEUE", "0", "alerts.webhook_queue"),
+            (
+                "VIGIL_ALERTS_WEBHOOK_CONCURRENCY",
+                "0",
+                "alerts.webhook_concurrency",
+            ),
+            ("VIGIL_LOG_FORMAT", "xml", "log.format"),
+            ("VIGIL_PRODUCER_USERS", "0", "producer.users"),
+            ("VIGIL_PRODUCER_RATE", "-2", "producer.rate"),
+            // 1,000/s would take some thirty million card holders.
+            ("VIGIL_PRODUCER_RATE", "1000", "producer.rate"),
+            (
+                "VIGIL_PRODUCER_SCALE_POPULATION",
+                "maybe",
+                "producer.scale_population",
+            ),
+        ];
+        for (variable, value, key) in cases {
+            figment::Jail::expect_with(|jail| {
+                jail.set_env(variable, value);
+                let err = Config::load(None, serde_json::json!({})).unwrap_err();
+                let message = err.to_string();
+                assert!(message.contains(key), "{variable}={value}: {message}");
+                // No other key of the section is blamed.
+                let section = key.split('.').next().unwrap();
+                let blamed: Vec<&str> = message
+                    .split(|c: char| !(c.is_alphanumeric() || c == '.' || c == '_'))
+                    .filter(|word| word.starts_with(&format!("{section}.")) && *word != key)
+                    .collect();
+                assert!(blamed.is_empty(), "{variable}={value}: {message}");
+                Ok(())
+            });
+        }
     }
 
     #[test]

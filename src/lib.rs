@@ -6,4 +6,6 @@ pub mod cli;
 pub mod config;
 pub mod evaluate;
 pub mod http;
+pub mod logging;
 pub mod replay;
+pub mod world;

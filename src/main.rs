@@ -1,7 +1,6 @@
 //! `vigil`: real-time fraud detection in one supervised process.
 
 use clap::Parser;
-use tracing_subscriber::EnvFilter;
 use vigil::app;
 use vigil::cli::{Cli, Command, FeaturesCommand};
 use vigil::config::Config;
@@ -15,13 +14,9 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    // A configuration error is printed by `main` itself, before logging.
     let config = Config::load(cli.config.as_deref(), cli.overrides.to_layer())?;
+    vigil::logging::init(config.log.format);
     match cli.command.unwrap_or(Command::Serve) {
         Command::Config => {
             print!("{}", config.to_display_toml());
@@ -60,7 +55,13 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve => {
-            actix_web::rt::System::new().block_on(app::serve(config))?;
+            let system = actix_web::rt::System::new();
+            let report = system.block_on(app::serve(config))?;
+            if !report.is_clean() {
+                // Work is still in flight: exit before the system tears it
+                // down.
+                std::process::exit(app::EXIT_SHUTDOWN_TIMED_OUT);
+            }
             Ok(())
         }
     }

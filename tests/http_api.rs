@@ -164,8 +164,11 @@ async fn with_a_key_the_admin_endpoints_are_documented_as_bearer_protected() {
     }
 }
 
+/// The docs page and every asset it loads are served by Vigil, and the
+/// page reads the document from `/openapi.json` (scripts/check-docs renders
+/// it in headless Chromium without internet).
 #[actix_rt::test]
-async fn docs_serve_an_html_page_with_the_document() {
+async fn docs_serve_an_html_page_and_its_assets_for_the_document() {
     let dir = tempfile::tempdir().unwrap();
     let runtime = Runtime::start(runtime_config(&sqlite_url(&dir)))
         .await
@@ -175,11 +178,22 @@ async fn docs_serve_an_html_page_with_the_document() {
     assert_eq!(status, 200);
     assert!(content_type.starts_with("text/html"), "{content_type}");
     let html = String::from_utf8(body).unwrap();
-    assert!(html.contains("createApiReference"), "{html}");
-    assert!(
-        html.contains("\"/openapi.json\""),
-        "the page embeds the document"
-    );
+    assert!(html.contains("<base href=\"/docs/\">"), "{html}");
+    for asset in [
+        "swagger-ui.css",
+        "swagger-ui-bundle.js",
+        "swagger-initializer.js",
+    ] {
+        assert!(html.contains(asset), "{asset} not loaded by {html}");
+        let (status, _, body) = call(&app, "GET", &format!("/docs/{asset}"), None, None).await;
+        assert_eq!(status, 200, "{asset}");
+        let text = String::from_utf8_lossy(&body);
+        if asset == "swagger-initializer.js" {
+            assert!(text.contains("\"/openapi.json\""), "{text}");
+        }
+    }
+    let (status, _, _) = call(&app, "GET", "/docs/no-such-asset.js", None, None).await;
+    assert_eq!(status, 404);
 }
 
 #[actix_rt::test]

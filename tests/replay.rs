@@ -174,12 +174,13 @@ fn a_missing_column_stops_the_replay_with_its_name() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("unknown field `card`"));
 }
 
-/// Merchant m0: `a` (day 0, fraud), `b` (day 1), then `c` on day 8 and
-/// `d` on day 11. Merchant fraud rates look at transactions at least the
-/// feature label delay (7 days) old, i.e. `a` and `b` for both `c` and `d`,
-/// and count a fraud only once its label is known. With a 10-day
-/// chargeback delay `a` is known from day 10: `c` sees 0 frauds, `d` sees
-/// 1 of 2. With a 1-day delay `c` sees it too.
+/// Merchant m0: `a` (day 0 at noon, fraud), `b` (day 0 in the evening),
+/// then `c` on day 8 and `d` on day 11. Merchant fraud rates look at the
+/// complete days before the day of t − the feature label delay (7 days),
+/// i.e. day 0 with `a` and `b` for both `c` and `d`, and count a fraud only
+/// once its label is known. With a 10-day chargeback delay `a` is known
+/// from day 10: `c` sees 0 frauds, `d` sees 1 of 2. With a 1-day delay `c`
+/// sees it too.
 #[test]
 fn a_label_is_invisible_to_features_until_its_delay_has_passed() {
     let dir = tempfile::tempdir().unwrap();
@@ -188,7 +189,7 @@ fn a_label_is_invisible_to_features_until_its_delay_has_passed() {
         &file,
         "TX_ID,TX_DATETIME,CUSTOMER_ID,TERMINAL_ID,TX_AMOUNT,TX_FRAUD\n\
          a,2018-04-01 12:00:00,u1,m0,500,1\n\
-         b,2018-04-02 12:00:00,u2,m0,20,0\n\
+         b,2018-04-01 18:00:00,u2,m0,20,0\n\
          c,2018-04-09 12:00:00,u3,m0,20,0\n\
          d,2018-04-12 12:00:00,u4,m0,20,0\n",
     )

@@ -418,6 +418,94 @@ async fn alerts_reach_the_webhook_with_retries_and_undeliverable_ones_are_dead_l
     );
 }
 
+/// A receiver that never answers holds the one webhook sender; the queue
+/// takes two more alerts, and every further one is dead-lettered at once
+/// with its reason and counted, instead of piling up in memory.
+#[actix_rt::test]
+async fn a_full_webhook_queue_dead_letters_the_overflow_with_its_reason() {
+    let hanging = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", hanging.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let held: Vec<_> = hanging.incoming().collect();
+        drop(held);
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = trained_config(&sqlite_url(&dir));
+    config.alerts.webhook_url = Some(url);
+    config.alerts.webhook_timeout = Duration::from_secs(120);
+    config.alerts.webhook_queue = 2;
+    config.alerts.webhook_concurrency = 1;
+    let runtime = trained_runtime(&config).await;
+    let app = app(&runtime, None).await;
+
+    let frauds: Vec<_> = runtime
+        .store
+        .labeled_rows()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.is_fraud)
+        .collect();
+    let mut alerts = 0;
+    for fraud in &frauds {
+        let (_, body) = post(
+            &app,
+            "/score",
+            json!({"transaction_id": fraud.transaction_id}),
+        )
+        .await;
+        if body["decision"] != "APPROVE" {
+            alerts += 1;
+        }
+        if alerts == 8 {
+            break;
+        }
+    }
+    assert_eq!(alerts, 8, "too few alerts among {} frauds", frauds.len());
+    let metrics = runtime.metrics.clone();
+    let overflow = move || {
+        metrics
+            .alert_webhook_dead_letters
+            .with_label_values(&["queue_full"])
+            .get()
+    };
+    // One alert in the sender's hands, two queued, five refused.
+    let (queued, refused) = (runtime.metrics.clone(), overflow.clone());
+    wait_until(
+        "the sender to hold one alert",
+        Duration::from_secs(10),
+        || {
+            let (queued, refused) = (queued.clone(), refused.clone());
+            async move { queued.alert_webhook_queue.get() == 2 && refused() == 5 }
+        },
+    )
+    .await;
+    assert_eq!(runtime.metrics.alert_webhook_failures.get(), 5);
+    let letters: Vec<_> = runtime
+        .store
+        .dead_letters()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|d| d.message_kind == "webhook")
+        .collect();
+    assert_eq!(letters.len(), 5);
+    assert!(
+        letters
+            .iter()
+            .all(|d| d.reason.contains("webhook queue full")),
+        "{letters:?}"
+    );
+    let text = runtime.metrics.render();
+    assert!(
+        text.contains("fraud_alert_webhook_dead_letters_total{reason=\"queue_full\"} 5"),
+        "{text}"
+    );
+    // The alerts themselves are all kept.
+    let (_, listed) = get(&app, "/alerts?limit=1000").await;
+    assert!(listed["alerts"].as_array().unwrap().len() >= 8);
+}
+
 #[actix_rt::test]
 async fn labels_are_recorded_for_known_transactions_only() {
     let dir = tempfile::tempdir().unwrap();

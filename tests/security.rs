@@ -264,3 +264,136 @@ async fn the_document_marks_every_protected_read_with_the_key_and_its_401() {
         }
     }
 }
+
+/// Requests without a valid key to `path` with `method`, each with a
+/// different body: none, `{}`, malformed JSON, the wrong content type, an
+/// oversized one. The answer must be 401 whatever the body.
+fn unauthenticated_requests(method: &str, uri: &str) -> Vec<(String, test::TestRequest)> {
+    let base = || {
+        match method {
+            "get" => test::TestRequest::get(),
+            _ => test::TestRequest::post(),
+        }
+        .uri(uri)
+    };
+    let json = |body: &str| {
+        base()
+            .insert_header(("Content-Type", "application/json"))
+            .set_payload(body.to_owned())
+    };
+    vec![
+        ("no body".into(), base()),
+        ("{}".into(), json("{}")),
+        ("malformed JSON".into(), json("{\"transaction_id\": ")),
+        (
+            "text/plain".into(),
+            base()
+                .insert_header(("Content-Type", "text/plain"))
+                .set_payload("hello"),
+        ),
+        (
+            "oversized".into(),
+            json(&format!("\"{}\"", "x".repeat(100_000))),
+        ),
+        (
+            "a wrong key".into(),
+            json("{}").insert_header(("Authorization", "Bearer not-a-key")),
+        ),
+    ]
+}
+
+/// Every operation the document secures answers 401 to a request without
+/// a valid key, whatever its body, and nothing runs: admin routes, and
+/// with protected reads every route but the open ones.
+#[actix_rt::test]
+async fn every_protected_route_answers_401_whatever_the_body() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = started_runtime(&dir).await;
+    for protect_reads in [false, true] {
+        let app = app_with_keys(&runtime, protect_reads, 1024).await;
+        let (_, doc) = call(&app, "GET", "/openapi.json", None, None).await;
+        let mut secured = 0;
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                if operation.get("security").is_none() {
+                    continue;
+                }
+                secured += 1;
+                let uri = path
+                    .replace("{version}", "1")
+                    .replace("{name}", "model.json");
+                for (what, request) in unauthenticated_requests(method, &uri) {
+                    let response = test::call_service(&app, request.to_request()).await;
+                    let status = response.status().as_u16();
+                    let body: Value = serde_json::from_slice(&test::read_body(response).await)
+                        .unwrap_or_default();
+                    assert_eq!(status, 401, "{method} {uri} with {what}: {body}");
+                    assert!(
+                        body["error"].is_string(),
+                        "{method} {uri} with {what}: {body}"
+                    );
+                }
+            }
+        }
+        // retrain, promote, labels, drift run (GET and POST), audit; with
+        // protected reads every other route but the open ones too.
+        assert!(secured >= if protect_reads { 15 } else { 6 }, "{secured}");
+    }
+    // Refused before any handler ran: no retrain, no label, no audit entry.
+    assert!(runtime.store.models().await.unwrap().is_empty());
+    let filter = vigil_actors::store::AuditFilter {
+        action: None,
+        key_id: None,
+        target: None,
+        limit: 10,
+    };
+    assert!(runtime.store.audit_log(&filter).await.unwrap().is_empty());
+}
+
+/// Over a real socket: a request that announces a body and never sends it
+/// gets its 401 at once, which it could not if the server read the body
+/// first (it would wait for the body until the client gave up).
+#[actix_rt::test]
+async fn a_protected_route_answers_401_without_waiting_for_the_body() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = started_runtime(&dir).await;
+    let keys = BTreeMap::from([("ops".to_owned(), "ops-key".to_owned())]);
+    let state = AppState::of(&runtime, None).with_api_keys(ApiKeys::new(None, keys, false));
+    let server =
+        actix_web::HttpServer::new(move || App::new().configure(configure(state.clone(), 65536)))
+            .workers(1)
+            .bind("127.0.0.1:0")
+            .unwrap();
+    let addr = server.addrs()[0];
+    actix_rt::spawn(server.run());
+    for path in [
+        "/labels",
+        "/models/1/promote",
+        "/models/retrain",
+        "/drift/run",
+    ] {
+        // A blocking client on a thread of its own: this one runs the
+        // server's accept loop.
+        let answer = tokio::task::spawn_blocking(move || {
+            use std::io::{Read, Write};
+            let mut stream = std::net::TcpStream::connect(addr).unwrap();
+            stream
+                .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+                .unwrap();
+            let head = format!(
+                "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
+                 Content-Length: 100\r\n\r\n"
+            );
+            stream.write_all(head.as_bytes()).unwrap();
+            let mut answer = vec![0u8; 512];
+            let read = stream.read(&mut answer).unwrap_or_else(|e| {
+                panic!("{path}: no answer without the body ({e}): the body was waited for")
+            });
+            String::from_utf8_lossy(&answer[..read]).into_owned()
+        })
+        .await
+        .unwrap();
+        assert!(answer.starts_with("HTTP/1.1 401"), "{path}: {answer}");
+    }
+    assert!(runtime.store.models().await.unwrap().is_empty());
+}

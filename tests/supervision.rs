@@ -1,10 +1,12 @@
-//! Every actor survives injected panics and errors while events flow,
-//! reports its restarts, and loses or duplicates nothing.
+//! Every actor survives injected panics, errors and hangs while events
+//! flow, reports its restarts (a hang as `stalled` first), and loses or
+//! duplicates nothing.
 
 mod common;
 
 use std::time::Duration;
 
+use actix_web::dev::{Service, ServiceResponse};
 use actix_web::{App, test};
 use common::{runtime_config, sqlite_url, wait_until};
 use serde_json::Value;
@@ -13,7 +15,7 @@ use vigil_actors::Runtime;
 use vigil_actors::faults::Fault;
 use vigil_actors::health::ActorState;
 
-const ACTORS: [&str; 7] = [
+const ACTORS: [&str; 8] = [
     "producer",
     "raw_store",
     "feature_engine",
@@ -21,6 +23,7 @@ const ACTORS: [&str; 7] = [
     "alerter",
     "retrainer",
     "drift_checker",
+    "promoter",
 ];
 
 async fn streaming_runtime(dir: &tempfile::TempDir) -> Runtime {
@@ -226,6 +229,104 @@ async fn repeated_faults_in_every_actor_at_a_high_rate_lose_and_duplicate_nothin
     let features = runtime.store.feature_rows().await.unwrap();
     assert_eq!(
         features.len() as u64,
+        produced,
+        "each event featurized once"
+    );
+    assert!(runtime.store.dead_letters().await.unwrap().is_empty());
+}
+
+/// The status and body of `GET /health`.
+async fn health(
+    app: &impl Service<actix_http::Request, Response = ServiceResponse, Error = actix_web::Error>,
+) -> (u16, Value) {
+    let response =
+        test::call_service(app, test::TestRequest::get().uri("/health").to_request()).await;
+    let status = response.status().as_u16();
+    let body: Value = test::read_body_json(response).await;
+    (status, body)
+}
+
+/// A handler that awaits something that never comes: the actor is
+/// reported `stalled` (and `/health` answers 503 naming it) once it has
+/// made no progress for the stall timeout, then restarted; the message it
+/// held is retried, and every event is still featurized once.
+#[actix_rt::test]
+async fn a_hung_actor_is_reported_stalled_then_restarted_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = runtime_config(&sqlite_url(&dir));
+    config.producer.rate = 300.0;
+    config.stall_timeout = Duration::from_millis(500);
+    let mut runtime = Runtime::start(config).await.expect("runtime starts");
+    runtime.ready().await.expect("actors ready");
+    let app =
+        test::init_service(App::new().configure(configure(AppState::of(&runtime, None), 65536)))
+            .await;
+    wait_until("running and healthy", Duration::from_secs(30), || async {
+        health(&app).await.0 == 200
+    })
+    .await;
+
+    runtime.faults.inject("feature_engine", Fault::Hang);
+    let mut reported = None;
+    let start = std::time::Instant::now();
+    while reported.is_none() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "never reported stalled"
+        );
+        let (status, body) = health(&app).await;
+        if status == 503
+            && body["reasons"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r.as_str().unwrap().contains("actor feature_engine stalled"))
+        {
+            reported = Some(body);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(reported.unwrap()["actors"]["feature_engine"], "stalled");
+
+    let registry = runtime.health.clone();
+    wait_until(
+        "the stalled actor restarted",
+        Duration::from_secs(10),
+        || {
+            let registry = registry.clone();
+            async move {
+                registry.snapshot().iter().any(|a| {
+                    a.name == "feature_engine" && a.restarts == 1 && a.state == ActorState::Running
+                })
+            }
+        },
+    )
+    .await;
+    let metrics = runtime.metrics.clone();
+    let before = metrics.transactions_produced.get();
+    wait_until("events to keep flowing", Duration::from_secs(10), || {
+        let m = metrics.clone();
+        async move { m.transactions_produced.get() > before + 300 }
+    })
+    .await;
+    runtime.stop_producer().await;
+    assert_eq!(health(&app).await.0, 200);
+
+    let engine = runtime
+        .health
+        .snapshot()
+        .into_iter()
+        .find(|a| a.name == "feature_engine")
+        .unwrap();
+    assert!(
+        engine.last_error.as_deref().unwrap().contains("stalled"),
+        "{engine:?}"
+    );
+    assert_eq!(engine.failed_messages, 0);
+    let produced = runtime.metrics.transactions_produced.get();
+    assert_eq!(runtime.store.count_raw_events().await.unwrap(), produced);
+    assert_eq!(
+        runtime.store.feature_rows().await.unwrap().len() as u64,
         produced,
         "each event featurized once"
     );

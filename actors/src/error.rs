@@ -26,6 +26,9 @@ pub enum ActorError {
     /// The worker panicked; the text is the panic message.
     #[error("panicked: {0}")]
     Panicked(String),
+    /// The watchdog aborted a handler that made no progress this long.
+    #[error("stalled: no progress for {0:?} with work pending")]
+    Stalled(std::time::Duration),
 }
 
 impl ActorError {

@@ -1,4 +1,5 @@
-//! Fault injection: arm a panic or an error for an actor's next message.
+//! Fault injection: arm a panic, an error or a hang for an actor's next
+//! message.
 //!
 //! Compiled in always (it is one map lookup per message) so that tests,
 //! soak scripts and chaos experiments exercise the production binary.
@@ -13,6 +14,9 @@ pub enum Fault {
     Panic,
     /// The handler returns an error.
     Error,
+    /// The handler awaits something that never comes (until the watchdog
+    /// aborts it).
+    Hang,
 }
 
 /// Faults waiting to be triggered, per actor name.

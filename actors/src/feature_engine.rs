@@ -1,11 +1,19 @@
 //! FeatureEngine: turns every transaction into its behavioural feature
-//! vector, persists it, and forwards it to the Scorer.
+//! vector, persists it, and forwards it to the Scorer; counts fraud labels
+//! in the merchants' state.
 //!
-//! A transaction the state already holds is skipped (redelivery). Feature
-//! rows are written in one database transaction per batch, and a restarted
-//! engine rebuilds its state from exactly the transactions that have
-//! feature rows, so features computed across a restart equal those
-//! computed without one.
+//! A transaction already featurized is skipped (redelivery): the state
+//! names the suspects (not newer than their user, or beyond the lateness)
+//! and the store says which of them have a feature row. Feature rows are
+//! written in one database transaction per batch, and a restarted engine
+//! rebuilds its state from exactly the transactions that have feature rows
+//! and the fraud it had counted, so features computed across a restart
+//! equal those computed without one.
+//!
+//! A label finds its transaction's merchant and time in the store
+//! (`transaction_features`, a primary-key lookup: labels are about 1 % of
+//! events) and whether it is already known as fraud; what it changes is
+//! written (`fraud_known_at`) before the state counts it.
 //!
 //! On Kafka, each process owns some partitions of the transactions topic:
 //! after a rebalance the engine keeps (and rebuilds from the store) the
@@ -13,13 +21,14 @@
 //! whose features were stored but never scored (a crash in between) is
 //! forwarded again with its stored features.
 
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::TimeDelta;
 use vigil_core::Transaction;
 use vigil_core::features::{
-    FeatureConfig, FeatureState, FeatureVector, HistoryEvent, order_history,
+    FeatureConfig, FeatureState, FeatureVector, HistoryEvent, LabelEffect, order_history,
 };
 
 use crate::bus::kafka::partition_for;
@@ -96,8 +105,8 @@ impl OwnPartitions {
 }
 
 /// The state a fresh engine needs: the processed transactions (of the
-/// owned users, when `owned` is given) and the labels within the longest
-/// look-back of any feature.
+/// owned users, when `owned` is given) and the fraud counted of them,
+/// within the longest look-back of any feature.
 pub async fn rebuild_state(
     store: &Store,
     config: FeatureConfig,
@@ -107,22 +116,26 @@ pub async fn rebuild_state(
     let Some(newest) = store.newest_featurized_time().await? else {
         return Ok(state);
     };
-    // Every window looks back at most 30 days, merchant fraud rates a label
-    // delay further; a day of margin covers allowed lateness.
-    let look_back = TimeDelta::days(31) + config.label_delay + config.allowed_lateness;
-    let mut history = store
-        .history(Some(newest - look_back), HistoryScope::Featurized)
-        .await?;
-    if let Some(owned) = owned {
-        history.retain(|e| match e {
-            HistoryEvent::Transaction(t) => owned.owns(&t.user_id),
-            HistoryEvent::Label(_) => true,
-        });
-    }
+    // Windows look back at most 30 whole days before the day of a
+    // transaction, merchant fraud rates a label delay further, and an
+    // accepted transaction is at most the lateness older than the newest.
+    let look_back = TimeDelta::days(32) + config.label_delay + config.allowed_lateness;
+    let since = newest - look_back;
+    let mut history = store.history(Some(since), HistoryScope::Featurized).await?;
+    let frauds = store.counted_fraud(since).await?;
+    let owns = |user: &str| owned.is_none_or(|o| o.owns(user));
+    history.retain(|e| match e {
+        HistoryEvent::Transaction(t) => owns(&t.user_id),
+        _ => true,
+    });
+    history.extend(
+        frauds
+            .into_iter()
+            .filter(|(user, _)| owns(user))
+            .map(|(_, fraud)| HistoryEvent::Fraud(fraud)),
+    );
     order_history(&mut history);
-    for event in &history {
-        state.apply(event);
-    }
+    state.replay(&history);
     Ok(state)
 }
 
@@ -134,14 +147,16 @@ impl Handles<TransactionBatch> for FeatureEngine {
     type Reply = u64;
 
     async fn handle(&mut self, batch: &TransactionBatch) -> Result<u64, ActorError> {
+        let stored = self.already_featurized(&batch.transactions).await?;
         let mut rows: Vec<(&Transaction, FeatureVector)> =
             Vec::with_capacity(batch.transactions.len());
         let mut redelivered = Vec::new();
+        let mut in_batch = HashSet::with_capacity(batch.transactions.len());
         for t in &batch.transactions {
             // A redelivered transaction is already in the state (and its
             // row in the store): counting it again would skew its user's
             // and merchant's windows.
-            if self.state.remembers(&t.transaction_id) {
+            if stored.contains(&t.transaction_id) || !in_batch.insert(t.transaction_id) {
                 redelivered.push(t);
                 continue;
             }
@@ -185,11 +200,41 @@ impl FeatureEngine {
         {
             return;
         }
-        let bytes = self.state.approx_bytes() + self.state.approx_shared_bytes();
-        self.metrics
-            .feature_state_bytes
-            .set(i64::try_from(bytes).unwrap_or(i64::MAX));
+        let memory = self.state.memory();
+        let gauge = |bytes: usize| i64::try_from(bytes).unwrap_or(i64::MAX);
+        self.metrics.feature_state_bytes.set(gauge(memory.total()));
+        for (part, bytes) in memory.parts() {
+            self.metrics
+                .feature_state_part_bytes
+                .with_label_values(&[part])
+                .set(gauge(bytes));
+        }
         self.size_reported_at = Some(Instant::now());
+    }
+
+    /// Those of `transactions` the state may have processed already and the
+    /// store has a feature row for. Only suspects are looked up: in an
+    /// in-order stream, none but a user's same-millisecond transactions.
+    async fn already_featurized(
+        &self,
+        transactions: &[Transaction],
+    ) -> Result<HashSet<uuid::Uuid>, ActorError> {
+        let suspects: Vec<uuid::Uuid> = transactions
+            .iter()
+            .filter(|t| self.state.may_have_processed(t))
+            .map(|t| t.transaction_id)
+            .collect();
+        if suspects.is_empty() {
+            return Ok(HashSet::new());
+        }
+        Ok(self.store.featurized_among(&suspects).await?)
+    }
+
+    /// Whether this process owns `user_id` (every user when not on Kafka).
+    fn owns(&self, user_id: &str) -> bool {
+        lock(&self.ownership)
+            .as_ref()
+            .is_none_or(|o| o.owns(user_id))
     }
 
     /// Those redelivered transactions whose stored features were never
@@ -221,10 +266,43 @@ impl Handles<LabelBatch> for FeatureEngine {
     type Reply = u64;
 
     async fn handle(&mut self, batch: &LabelBatch) -> Result<u64, ActorError> {
-        for label in &batch.labels {
-            self.state.observe_label(label);
+        let ids: Vec<uuid::Uuid> = batch
+            .labels
+            .iter()
+            .filter(|l| l.is_fraud)
+            .map(|l| l.transaction_id)
+            .collect();
+        if ids.is_empty() {
+            return Ok(0);
         }
-        Ok(batch.labels.len() as u64)
+        // A label whose transaction has no feature row yet changes nothing,
+        // as a transaction not seen cannot count as fraud.
+        let mut targets = self.store.label_targets(&ids).await?;
+        let mut counted = Vec::new();
+        for label in &batch.labels {
+            let Some(target) = targets.get_mut(&label.transaction_id) else {
+                continue;
+            };
+            if !self.owns(&target.user_id) {
+                continue;
+            }
+            let effect = LabelEffect::of(label, target.fraud_known_at);
+            if let Some(fraud) = effect.resolve(label, &target.merchant_id, target.event_time) {
+                target.fraud_known_at = Some(label.labeled_at);
+                counted.push(fraud);
+            }
+        }
+        let known: Vec<_> = counted
+            .iter()
+            .map(|f| (f.transaction_id, f.labeled_at))
+            .collect();
+        // Stored first: a crash in between leaves the label to be counted
+        // again (recovery, redelivery), never counted twice.
+        self.store.record_fraud_known(&known).await?;
+        for fraud in &counted {
+            self.state.observe_fraud(fraud);
+        }
+        Ok(counted.len() as u64)
     }
 }
 
@@ -251,7 +329,7 @@ pub async fn rebuild_all(
         .iter()
         .filter_map(|e| match e {
             HistoryEvent::Transaction(t) => Some((t.transaction_id, t.clone())),
-            HistoryEvent::Label(_) => None,
+            _ => None,
         })
         .collect();
     let computed = vigil_core::features::compute_history(config, history);
@@ -260,6 +338,8 @@ pub async fn rebuild_all(
         .filter_map(|(id, f)| transactions.get(id).map(|t| (t, *f)))
         .collect();
     store.insert_features(&rows, OnExisting::Replace).await?;
+    // The rebuild counted every stored label: so does the engine from now on.
+    store.reset_fraud_known().await?;
     Ok(RebuildReport {
         transactions: rows.len(),
         labels,

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use futures::future::AbortHandle;
 use prometheus::{IntCounter, IntGauge};
 use serde::Serialize;
 
@@ -23,6 +24,10 @@ pub enum ActorState {
     Running,
     /// Waiting out a backoff before rebuilding its worker.
     Restarting,
+    /// Has work pending (a message in hand or queued) and made no progress
+    /// for the stall timeout: reported unhealthy, and restarted when it
+    /// makes none for as long again.
+    Stalled,
     /// Restarted too often within the restart window; still retrying, but
     /// reported unhealthy instead of limping on silently.
     Failed,
@@ -49,6 +54,13 @@ pub struct ActorSnapshot {
     pub failed_messages: u64,
     pub mailbox_depth: i64,
     pub last_activity: Option<DateTime<Utc>>,
+    /// Whether it is handling a message now.
+    pub busy: bool,
+    /// When it last made progress: started or finished a message, got an
+    /// answer from another actor, was restarted.
+    pub last_progress: DateTime<Utc>,
+    /// How long it has had work pending without progress, when stalled.
+    pub stalled_for_seconds: Option<f64>,
 }
 
 #[derive(Debug)]
@@ -57,6 +69,54 @@ struct Status {
     last_error: Option<(String, DateTime<Utc>)>,
     last_activity: Option<DateTime<Utc>>,
     recent_restarts: VecDeque<Instant>,
+    activity: Activity,
+}
+
+/// What the progress watchdog looks at.
+#[derive(Debug)]
+struct Activity {
+    /// Since when the current message is in hand.
+    busy_since: Option<Instant>,
+    last_progress: Instant,
+    last_progress_at: DateTime<Utc>,
+    /// Open protected zones: waiting for another actor, training on a
+    /// blocking thread, building the worker. Time in them is no stall.
+    protected: u32,
+    /// Aborts the attempt in progress (the watchdog's restart).
+    abort: Option<AbortHandle>,
+    /// The stall was logged (once per stall).
+    stall_logged: bool,
+}
+
+impl Activity {
+    fn new() -> Self {
+        Activity {
+            busy_since: None,
+            last_progress: Instant::now(),
+            last_progress_at: Utc::now(),
+            protected: 0,
+            abort: None,
+            stall_logged: false,
+        }
+    }
+
+    fn progressed(&mut self) {
+        self.last_progress = Instant::now();
+        self.last_progress_at = Utc::now();
+        self.stall_logged = false;
+    }
+}
+
+/// What the watchdog should do about an actor.
+#[derive(Debug)]
+pub enum StallCheck {
+    /// Making progress, or nothing to do.
+    Fine,
+    /// Stalled, reported for the first time.
+    Stalled(Duration),
+    /// Still stalled after twice the timeout: abort its handler so that
+    /// the supervisor restarts it.
+    Restart(Duration, AbortHandle),
 }
 
 /// The live health record of one actor, shared between the actor, the
@@ -65,6 +125,7 @@ struct Status {
 pub struct ActorHealth {
     name: &'static str,
     budget: RestartBudget,
+    stall_timeout: Duration,
     status: Mutex<Status>,
     restarts: AtomicU64,
     processed: AtomicU64,
@@ -74,15 +135,22 @@ pub struct ActorHealth {
 }
 
 impl ActorHealth {
-    fn new(name: &'static str, budget: RestartBudget, metrics: &Metrics) -> Self {
+    fn new(
+        name: &'static str,
+        budget: RestartBudget,
+        stall_timeout: Duration,
+        metrics: &Metrics,
+    ) -> Self {
         ActorHealth {
             name,
             budget,
+            stall_timeout,
             status: Mutex::new(Status {
                 state: ActorState::Starting,
                 last_error: None,
                 last_activity: None,
                 recent_restarts: VecDeque::new(),
+                activity: Activity::new(),
             }),
             restarts: AtomicU64::new(0),
             processed: AtomicU64::new(0),
@@ -95,6 +163,11 @@ impl ActorHealth {
     /// The actor's name, as used in logs, metrics and the API.
     pub fn name(&self) -> &'static str {
         self.name
+    }
+
+    /// Without progress for this long while it has work, it is stalled.
+    pub fn stall_timeout(&self) -> Duration {
+        self.stall_timeout
     }
 
     fn status(&self) -> MutexGuard<'_, Status> {
@@ -116,6 +189,7 @@ impl ActorHealth {
     /// The worker is built and ready for messages.
     pub fn running(&self) {
         let mut status = self.status();
+        status.activity.progressed();
         status.state = self.state_after_success(&mut status.recent_restarts);
     }
 
@@ -124,7 +198,74 @@ impl ActorHealth {
         self.processed.fetch_add(1, Ordering::Relaxed);
         let mut status = self.status();
         status.last_activity = Some(Utc::now());
+        status.activity.progressed();
         status.state = self.state_after_success(&mut status.recent_restarts);
+    }
+
+    /// An attempt at a message begins; `abort` cancels it.
+    pub fn attempt_started(&self, abort: AbortHandle) {
+        let mut status = self.status();
+        let activity = &mut status.activity;
+        activity.busy_since.get_or_insert_with(Instant::now);
+        activity.abort = Some(abort);
+        activity.progressed();
+    }
+
+    /// The attempt in progress is over (whatever its outcome).
+    pub fn attempt_finished(&self) {
+        let mut status = self.status();
+        status.activity.abort = None;
+        status.activity.progressed();
+    }
+
+    /// The message in hand is done with (handled or dead-lettered).
+    pub fn idle(&self) {
+        let mut status = self.status();
+        status.activity.busy_since = None;
+        status.activity.progressed();
+    }
+
+    /// The handler made progress.
+    pub fn progressed(&self) {
+        self.status().activity.progressed();
+    }
+
+    /// A protected zone begins: its time is not a stall.
+    pub fn protect(&self) {
+        self.status().activity.protected += 1;
+    }
+
+    /// A protected zone ends; leaving it is progress.
+    pub fn unprotect(&self) {
+        let mut status = self.status();
+        status.activity.protected = status.activity.protected.saturating_sub(1);
+        status.activity.progressed();
+    }
+
+    /// How long the actor has had work pending without progress, when that
+    /// is at least the stall timeout.
+    fn stalled_for(&self, activity: &Activity) -> Option<Duration> {
+        let pending = activity.busy_since.is_some() || self.mailbox_depth.get() > 0;
+        let quiet = activity.last_progress.elapsed();
+        (pending && activity.protected == 0 && quiet >= self.stall_timeout).then_some(quiet)
+    }
+
+    /// The watchdog's look at this actor.
+    pub fn check_stall(&self) -> StallCheck {
+        let mut status = self.status();
+        let Some(quiet) = self.stalled_for(&status.activity) else {
+            return StallCheck::Fine;
+        };
+        if quiet >= self.stall_timeout * 2
+            && let Some(abort) = status.activity.abort.take()
+        {
+            return StallCheck::Restart(quiet, abort);
+        }
+        if status.activity.stall_logged {
+            return StallCheck::Fine;
+        }
+        status.activity.stall_logged = true;
+        StallCheck::Stalled(quiet)
     }
 
     /// A message could not be handled even after its retry.
@@ -142,6 +283,7 @@ impl ActorHealth {
         prune(&mut status.recent_restarts, self.budget.window);
         status.last_error = Some((error.to_owned(), Utc::now()));
         status.last_activity = Some(Utc::now());
+        status.activity.progressed();
         status.state = if status.recent_restarts.len() >= self.budget.max_restarts {
             ActorState::Failed
         } else {
@@ -162,10 +304,13 @@ impl ActorHealth {
     pub fn snapshot(&self) -> ActorSnapshot {
         let mut status = self.status();
         prune(&mut status.recent_restarts, self.budget.window);
+        let stalled = self.stalled_for(&status.activity);
         let state = match status.state {
             ActorState::Failed if status.recent_restarts.len() < self.budget.max_restarts => {
                 ActorState::Restarting
             }
+            ActorState::Failed => ActorState::Failed,
+            _ if stalled.is_some() => ActorState::Stalled,
             state => state,
         };
         ActorSnapshot {
@@ -179,6 +324,9 @@ impl ActorHealth {
             failed_messages: self.failed_messages.load(Ordering::Relaxed),
             mailbox_depth: self.mailbox_depth.get(),
             last_activity: status.last_activity,
+            busy: status.activity.busy_since.is_some(),
+            last_progress: status.activity.last_progress_at,
+            stalled_for_seconds: stalled.map(|d| d.as_secs_f64()),
         }
     }
 }
@@ -193,6 +341,7 @@ fn prune(recent: &mut VecDeque<Instant>, window: Duration) {
 #[derive(Debug)]
 pub struct HealthRegistry {
     budget: RestartBudget,
+    stall_timeout: Duration,
     metrics: Arc<Metrics>,
     actors: RwLock<Vec<Arc<ActorHealth>>>,
     /// Broker reachability and consumer lag, in Kafka mode.
@@ -204,10 +353,25 @@ impl HealthRegistry {
     pub fn new(budget: RestartBudget, metrics: Arc<Metrics>) -> Self {
         HealthRegistry {
             budget,
+            stall_timeout: DEFAULT_STALL_TIMEOUT,
             metrics,
             actors: RwLock::new(Vec::new()),
             kafka: OnceLock::new(),
         }
+    }
+
+    /// The same registry, whose actors are stalled after `timeout` without
+    /// progress while they have work.
+    pub fn with_stall_timeout(self, timeout: Duration) -> Self {
+        HealthRegistry {
+            stall_timeout: timeout,
+            ..self
+        }
+    }
+
+    /// Without progress for this long, an actor with work is stalled.
+    pub fn stall_timeout(&self) -> Duration {
+        self.stall_timeout
     }
 
     /// Includes the Kafka clients' status in health reports.
@@ -226,17 +390,30 @@ impl HealthRegistry {
         if let Some(existing) = actors.iter().find(|a| a.name == name) {
             return existing.clone();
         }
-        let health = Arc::new(ActorHealth::new(name, self.budget, &self.metrics));
+        let health = Arc::new(ActorHealth::new(
+            name,
+            self.budget,
+            self.stall_timeout,
+            &self.metrics,
+        ));
         actors.push(health.clone());
         health
     }
 
     /// Snapshots of every actor.
     pub fn snapshot(&self) -> Vec<ActorSnapshot> {
+        self.actors().iter().map(|a| a.snapshot()).collect()
+    }
+
+    /// Every actor's record.
+    pub fn actors(&self) -> Vec<Arc<ActorHealth>> {
         let actors = self.actors.read().unwrap_or_else(|e| e.into_inner());
-        actors.iter().map(|a| a.snapshot()).collect()
+        actors.clone()
     }
 }
+
+/// `supervisor.stall_timeout` by default.
+pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The overall health, as served by `GET /health`.
 #[derive(Debug, Clone, Serialize)]
@@ -266,13 +443,22 @@ pub async fn report(store: &Store, registry: &HealthRegistry) -> HealthReport {
         }
     };
     let actors = registry.snapshot();
-    for actor in actors.iter().filter(|a| a.state == ActorState::Failed) {
-        reasons.push(format!(
-            "actor {} failed: {} restarts within the window, last error: {}",
-            actor.name,
-            actor.restarts_in_window,
-            actor.last_error.as_deref().unwrap_or("none")
-        ));
+    for actor in &actors {
+        match actor.state {
+            ActorState::Failed => reasons.push(format!(
+                "actor {} failed: {} restarts within the window, last error: {}",
+                actor.name,
+                actor.restarts_in_window,
+                actor.last_error.as_deref().unwrap_or("none")
+            )),
+            ActorState::Stalled => reasons.push(format!(
+                "actor {} stalled: no progress for {:.1} s with {}",
+                actor.name,
+                actor.stalled_for_seconds.unwrap_or_default(),
+                pending_work(actor)
+            )),
+            _ => {}
+        }
     }
     let kafka = registry.kafka();
     if let Some(kafka) = &kafka {
@@ -289,6 +475,15 @@ pub async fn report(store: &Store, registry: &HealthRegistry) -> HealthReport {
         store,
         actors,
         kafka,
+    }
+}
+
+/// What a stalled actor has in hand, for people.
+fn pending_work(actor: &ActorSnapshot) -> String {
+    match (actor.busy, actor.mailbox_depth) {
+        (true, 0) => "a message in hand".to_owned(),
+        (true, n) => format!("a message in hand and {n} queued"),
+        (false, n) => format!("{n} messages queued"),
     }
 }
 
@@ -336,6 +531,44 @@ mod tests {
         assert_eq!(health.snapshot().state, ActorState::Restarting);
         health.processed();
         assert_eq!(health.snapshot().state, ActorState::Running);
+    }
+
+    #[test]
+    fn work_without_progress_is_a_stall_then_a_restart() {
+        let registry = registry(3).with_stall_timeout(Duration::from_millis(20));
+        let health = registry.register("scorer");
+        health.running();
+        std::thread::sleep(Duration::from_millis(30));
+        // Idle: no work, no stall.
+        assert!(matches!(health.check_stall(), StallCheck::Fine));
+        let (abort, _registration) = AbortHandle::new_pair();
+        health.attempt_started(abort);
+        std::thread::sleep(Duration::from_millis(30));
+        assert!(matches!(health.check_stall(), StallCheck::Stalled(_)));
+        assert_eq!(health.snapshot().state, ActorState::Stalled);
+        // Reported once per stall.
+        assert!(matches!(health.check_stall(), StallCheck::Fine));
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(matches!(health.check_stall(), StallCheck::Restart(..)));
+        health.progressed();
+        assert_eq!(health.snapshot().state, ActorState::Running);
+    }
+
+    #[test]
+    fn time_in_a_protected_zone_is_no_stall() {
+        let registry = registry(3).with_stall_timeout(Duration::from_millis(10));
+        let health = registry.register("retrainer");
+        let (abort, _registration) = AbortHandle::new_pair();
+        health.attempt_started(abort);
+        health.protect();
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(matches!(health.check_stall(), StallCheck::Fine));
+        health.unprotect();
+        assert_eq!(health.snapshot().state, ActorState::Starting);
+        health.attempt_finished();
+        health.idle();
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(matches!(health.check_stall(), StallCheck::Fine));
     }
 
     #[test]

@@ -12,10 +12,13 @@ pub mod error;
 pub mod faults;
 pub mod feature_engine;
 pub mod health;
+pub mod lifecycle;
 pub mod messages;
 pub mod metrics;
 pub mod mlflow;
+pub mod mlflow_queue;
 pub mod producer;
+pub mod promoter;
 pub mod raw_store;
 pub mod recovery;
 pub mod retrainer;
@@ -25,7 +28,12 @@ pub mod scorer;
 pub mod store;
 pub mod supervisor;
 pub mod training;
+pub mod watchdog;
+pub mod webhook;
+
+#[cfg(test)]
+mod simulated_day;
 
 pub use error::{ActorError, Undelivered};
 pub use health::HealthReport;
-pub use runtime::{Runtime, RuntimeConfig};
+pub use runtime::{Runtime, RuntimeConfig, ShutdownReport};

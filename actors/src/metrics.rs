@@ -9,6 +9,9 @@ use prometheus::{
 /// The `outcome` label values of `fraud_model_trainings_total`.
 pub const TRAINING_OUTCOMES: [&str; 4] = ["promoted", "candidate", "skipped", "failed"];
 
+/// The `reason` label values of `fraud_alert_webhook_dead_letters_total`.
+pub const WEBHOOK_DEAD_LETTER_REASONS: [&str; 3] = ["queue_full", "rejected", "shutdown"];
+
 /// Every metric the runtime exports, registered in one registry of its own
 /// (not the global one) so several runtimes can live in one test process.
 #[derive(Debug, Clone)]
@@ -28,9 +31,12 @@ pub struct Metrics {
     pub feature_consumer_messages: IntCounter,
     /// fraud_feature_computation_seconds: time to compute one feature vector
     pub feature_latency: Histogram,
-    /// fraud_feature_state_bytes: approximate size of the online feature
-    /// state (users, merchants, labels), updated at most once a second
+    /// fraud_feature_state_bytes: approximate size of the whole online
+    /// feature state, updated at most once a second
     pub feature_state_bytes: IntGauge,
+    /// fraud_feature_state_part_bytes{part}: the same by part (users,
+    /// merchants, labels, interners)
+    pub feature_state_part_bytes: IntGaugeVec,
     /// fraud_features_unscored_total: feature vectors that arrived while no model was loaded
     pub features_unscored: IntCounter,
     /// fraud_scoring_requests_total: transactions scored (stream and API)
@@ -41,8 +47,14 @@ pub struct Metrics {
     pub model_predictions: IntCounterVec,
     /// fraud_alerts_created_total
     pub alerts_created: IntCounter,
-    /// fraud_alert_webhook_failures_total: alerts the webhook never accepted
+    /// fraud_alert_webhook_failures_total: alerts the webhook never got
+    /// (every reason of `alert_webhook_dead_letters`)
     pub alert_webhook_failures: IntCounter,
+    /// fraud_alert_webhook_dead_letters_total{reason}: undelivered alerts
+    /// by reason (queue_full, rejected, shutdown)
+    pub alert_webhook_dead_letters: IntCounterVec,
+    /// fraud_alert_webhook_queue_depth: alerts waiting for a webhook sender
+    pub alert_webhook_queue: IntGauge,
     /// fraud_model_version: the production model's version (0 = none)
     pub model_version: IntGauge,
     /// fraud_model_trained_timestamp_seconds: when the served model was
@@ -147,11 +159,29 @@ impl Metrics {
             alerts_created: counter("fraud_alerts_created_total", "Alerts opened"),
             alert_webhook_failures: counter(
                 "fraud_alert_webhook_failures_total",
-                "Alerts the webhook did not accept after every retry",
+                "Alerts the webhook did not get: rejected after every retry, queue full, or shutdown",
             ),
+            alert_webhook_dead_letters: counter_vec(
+                "fraud_alert_webhook_dead_letters_total",
+                "Alerts dead-lettered instead of delivered, by reason: queue_full, rejected, shutdown",
+                "reason",
+            ),
+            alert_webhook_queue: IntGauge::new(
+                "fraud_alert_webhook_queue_depth",
+                "Alerts waiting for a webhook sender",
+            )
+            .expect("valid metric definition"),
             feature_state_bytes: IntGauge::new(
                 "fraud_feature_state_bytes",
-                "Approximate size of the online feature state (users, merchants, labels)",
+                "Approximate size of the whole online feature state",
+            )
+            .expect("valid metric definition"),
+            feature_state_part_bytes: IntGaugeVec::new(
+                Opts::new(
+                    "fraud_feature_state_part_bytes",
+                    "Approximate size of each part of the online feature state",
+                ),
+                &["part"],
             )
             .expect("valid metric definition"),
             model_version: IntGauge::new(
@@ -256,6 +286,9 @@ impl Metrics {
         for outcome in TRAINING_OUTCOMES {
             self.model_trainings.with_label_values(&[outcome]);
         }
+        for reason in WEBHOOK_DEAD_LETTER_REASONS {
+            self.alert_webhook_dead_letters.with_label_values(&[reason]);
+        }
     }
 
     fn register_all(&self) {
@@ -268,12 +301,15 @@ impl Metrics {
             Box::new(self.feature_consumer_messages.clone()),
             Box::new(self.feature_latency.clone()),
             Box::new(self.feature_state_bytes.clone()),
+            Box::new(self.feature_state_part_bytes.clone()),
             Box::new(self.features_unscored.clone()),
             Box::new(self.scoring_requests.clone()),
             Box::new(self.scoring_latency.clone()),
             Box::new(self.model_predictions.clone()),
             Box::new(self.alerts_created.clone()),
             Box::new(self.alert_webhook_failures.clone()),
+            Box::new(self.alert_webhook_dead_letters.clone()),
+            Box::new(self.alert_webhook_queue.clone()),
             Box::new(self.model_version.clone()),
             Box::new(self.model_trained_timestamp.clone()),
             Box::new(self.model_trainings.clone()),

@@ -19,6 +19,7 @@ use vigil_core::{Label, Transaction};
 
 use crate::bus::Bus;
 use crate::error::{ActorError, Undelivered};
+use crate::lifecycle::Lifecycle;
 use crate::messages::{Backfill, BackfillReport, EventSource, LabelBatch, Tick, TransactionBatch};
 use crate::metrics::Metrics;
 use crate::supervisor::{Factory, Handles, Worker};
@@ -26,8 +27,12 @@ use crate::supervisor::{Factory, Handles, Worker};
 /// How the producer behaves.
 #[derive(Debug, Clone)]
 pub struct ProducerSettings {
+    /// The simulated world; the backfill runs at its natural rate.
     pub synth: SynthConfig,
-    /// Live transactions per second (0 = no new live transactions).
+    /// Live transactions per second (0 = no new live transactions). The
+    /// natural rate of `synth` makes the live stream continue the history's
+    /// process; any other rate makes every card shop faster or slower than
+    /// it did (load tests).
     pub rate: f64,
     /// Transactions per published batch.
     pub batch_size: usize,
@@ -82,6 +87,8 @@ pub struct Producer {
     /// An event generated but not yet published: it opens the next batch.
     /// Not part of `Position`: a restarted producer regenerates it.
     carry: Option<SynthEvent>,
+    /// Once the process drains, no further batch is published.
+    lifecycle: Arc<Lifecycle>,
 }
 
 impl Producer {
@@ -90,6 +97,7 @@ impl Producer {
         settings: ProducerSettings,
         bus: Bus,
         metrics: Arc<Metrics>,
+        lifecycle: Arc<Lifecycle>,
     ) -> Factory<Producer> {
         let position = Arc::new(Mutex::new(Position::default()));
         Arc::new(move || {
@@ -100,6 +108,7 @@ impl Producer {
                 position: position.clone(),
                 generator: None,
                 carry: None,
+                lifecycle: lifecycle.clone(),
             };
             Box::pin(async move {
                 producer.resume();
@@ -169,6 +178,9 @@ impl Producer {
     ) -> Result<(u64, u64), ActorError> {
         let mut produced = (0, 0);
         loop {
+            if self.lifecycle.is_draining() {
+                return Ok(produced);
+            }
             let batch_size = self.settings.batch_size;
             let generator = self
                 .generator
@@ -315,7 +327,15 @@ impl Handles<Backfill> for Producer {
         let started = Instant::now();
         self.generator_from(backfill.from, Some(backfill.to));
         let bar = backfill_progress_bar(backfill);
-        tracing::info!(from = %backfill.from, to = %backfill.to, "backfill started");
+        let world = &self.settings.synth;
+        tracing::info!(
+            from = %backfill.from,
+            to = %backfill.to,
+            card_holders = world.users,
+            merchants = world.merchants,
+            live_rate = self.settings.rate,
+            "backfill started"
+        );
         let (transactions, labels) = self.run_until(backfill.to, Some(&bar)).await?;
         bar.finish_and_clear();
         if let Some(generator) = self.generator.as_mut() {
@@ -387,6 +407,7 @@ mod tests {
             position,
             generator: None,
             carry: None,
+            lifecycle: Arc::new(Lifecycle::new()),
         }
     }
 

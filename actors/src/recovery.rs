@@ -1,14 +1,15 @@
 //! Start-up recovery for the in-process bus. A batch reaches the
 //! FeatureEngine only after the RawStore stored it, and the Scorer only
 //! after its features were stored; a crash (SIGKILL, power loss) between
-//! those steps leaves raw events without features, or features without a
-//! score. Before new events flow, both are handed on again, oldest first,
-//! so every stored event is featurized and scored exactly once, as if the
-//! process had never stopped. (On Kafka, uncommitted offsets do this.)
+//! those steps leaves raw events without features, features without a
+//! score, or fraud labels the feature engine has not counted. Before new
+//! events flow, all are handed on again, oldest first, so every stored
+//! event is featurized, scored and counted exactly once, as if the process
+//! had never stopped. (On Kafka, uncommitted offsets do this.)
 
 use vigil_core::Transaction;
 
-use crate::messages::{EventSource, FeatureBatch, TransactionBatch};
+use crate::messages::{EventSource, FeatureBatch, LabelBatch, TransactionBatch};
 use crate::runtime::RuntimeError;
 use crate::store::Store;
 use crate::supervisor::Link;
@@ -23,6 +24,8 @@ pub struct Recovered {
     pub scored: usize,
     /// Raw events owed features, sent to the FeatureEngine (and on).
     pub featurized: usize,
+    /// Fraud labels the FeatureEngine had not counted.
+    pub labels: usize,
 }
 
 /// Finishes what a crash left in flight. Scores first: the features that
@@ -30,6 +33,7 @@ pub struct Recovered {
 pub async fn finish_in_flight(
     store: &Store,
     feature_engine: &Link<TransactionBatch>,
+    label_counter: &Link<LabelBatch>,
     scorer: &Link<FeatureBatch>,
 ) -> Result<Recovered, RuntimeError> {
     let mut recovered = Recovered::default();
@@ -53,10 +57,20 @@ pub async fn finish_in_flight(
         };
         feature_engine.send(batch).await.map_err(undelivered)?;
     }
+    // After the transactions: a label of the batch in flight may name one.
+    let labels = store.uncounted_fraud_labels().await?;
+    recovered.labels = labels.len();
+    for labels in labels.chunks(BATCH) {
+        let batch = LabelBatch {
+            labels: labels.to_vec(),
+        };
+        label_counter.send(batch).await.map_err(undelivered)?;
+    }
     if recovered != Recovered::default() {
         tracing::warn!(
             scored = recovered.scored,
             featurized = recovered.featurized,
+            labels = recovered.labels,
             "finished the events a crash left in flight"
         );
     }

@@ -1,28 +1,40 @@
 //! Retrainer: trains on schedule, at start-up when no model is in
-//! production, and on request; promotes what passes the gates and hands the
-//! new model to the Scorer.
+//! production, and on request; hands what passes the gates to the
+//! Promoter and the run to the MLflow queue.
 //!
 //! Training itself runs on a blocking thread (see [`crate::training`]):
-//! the Scorer keeps scoring with the current model meanwhile.
+//! the Scorer keeps scoring with the current model meanwhile, and the
+//! Promoter keeps promoting.
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
-use vigil_core::model::FraudModel;
-
 use crate::error::ActorError;
-use crate::messages::{Promote, PromoteOutcome, Retrain, SwapModel, TrainingOutcome};
+use crate::lifecycle::Lifecycle;
+use crate::messages::{PromoteTrained, Retrain, TrainingOutcome};
 use crate::metrics::Metrics;
+use crate::mlflow_queue::MlflowQueue;
 use crate::store::Store;
 use crate::supervisor::{Factory, Handles, Link, Worker};
 use crate::training::{TrainingSettings, train_and_register};
 
-/// Trains and promotes models.
+/// Trains models.
 pub struct Retrainer {
     store: Store,
     settings: TrainingSettings,
     metrics: Arc<Metrics>,
-    scorer: Link<SwapModel>,
+    promoter: Link<PromoteTrained>,
+    mlflow: Option<MlflowQueue>,
+    lifecycle: Arc<Lifecycle>,
+}
+
+/// What a Retrainer needs besides its settings.
+#[derive(Clone)]
+pub struct RetrainerLinks {
+    pub promoter: Link<PromoteTrained>,
+    /// Where runs go to be logged to MLflow, when configured.
+    pub mlflow: Option<MlflowQueue>,
+    /// Hears the stages of the start-up training.
+    pub lifecycle: Arc<Lifecycle>,
 }
 
 impl Retrainer {
@@ -31,33 +43,19 @@ impl Retrainer {
         store: Store,
         settings: TrainingSettings,
         metrics: Arc<Metrics>,
-        scorer: Link<SwapModel>,
+        links: RetrainerLinks,
     ) -> Factory<Retrainer> {
         Arc::new(move || {
             let retrainer = Retrainer {
                 store: store.clone(),
                 settings: settings.clone(),
                 metrics: metrics.clone(),
-                scorer: scorer.clone(),
+                promoter: links.promoter.clone(),
+                mlflow: links.mlflow.clone(),
+                lifecycle: links.lifecycle.clone(),
             };
             Box::pin(async move { Ok(retrainer) })
         })
-    }
-
-    async fn serve(
-        &self,
-        version: i32,
-        model: Arc<FraudModel>,
-        trained_at: DateTime<Utc>,
-    ) -> Result<(), ActorError> {
-        self.scorer
-            .send(SwapModel {
-                version,
-                model,
-                trained_at,
-            })
-            .await
-            .map_err(|e| ActorError::Failed(e.to_string()))
     }
 }
 
@@ -70,7 +68,9 @@ impl Handles<Retrain> for Retrainer {
 
     async fn handle(&mut self, retrain: &Retrain) -> Result<TrainingOutcome, ActorError> {
         tracing::info!(trigger = retrain.trigger, "training a model");
-        let run = train_and_register(&self.store, &self.settings, &retrain.trigger, |_| {}).await;
+        let lifecycle = self.lifecycle.clone();
+        let progress = move |stage| lifecycle.report_training(stage);
+        let run = train_and_register(&self.store, &self.settings, &retrain.trigger, progress).await;
         let run = match run {
             Ok(run) => run,
             Err(e) => {
@@ -101,34 +101,21 @@ impl Handles<Retrain> for Retrainer {
             .with_label_values(&[outcome])
             .inc();
         tracing::info!(outcome = ?run.outcome, "training finished");
-        if let Some((version, model, trained_at)) = run.promoted {
-            self.serve(version, model, trained_at).await?;
+        if let (Some(log), Some(queue)) = (run.mlflow, &self.mlflow) {
+            queue.submit(log);
+        }
+        if let Some(candidate) = run.promote {
+            let promote = PromoteTrained {
+                version: candidate.version,
+                reason: candidate.reason,
+                model: candidate.model,
+                registered_at: candidate.registered_at,
+            };
+            self.promoter
+                .send(promote)
+                .await
+                .map_err(|e| ActorError::Failed(e.to_string()))?;
         }
         Ok(run.outcome)
-    }
-}
-
-impl Handles<Promote> for Retrainer {
-    type Reply = PromoteOutcome;
-
-    async fn handle(&mut self, promote: &Promote) -> Result<PromoteOutcome, ActorError> {
-        let Some(row) = self.store.model(promote.version).await? else {
-            return Ok(PromoteOutcome::NoSuchVersion);
-        };
-        // Decode before promoting: a model that cannot be served must not
-        // become production. The actor is fine; the artifact is not.
-        let model = match FraudModel::from_bytes(&row.artifact) {
-            Ok(model) => model,
-            Err(e) => {
-                tracing::error!(version = row.version, error = %e, "refused to promote a model that cannot be loaded");
-                return Ok(PromoteOutcome::Unloadable(e.to_string()));
-            }
-        };
-        self.store
-            .promote_model(promote.version, &promote.reason)
-            .await?;
-        self.serve(promote.version, Arc::new(model), row.created_at)
-            .await?;
-        Ok(PromoteOutcome::Promoted)
     }
 }

@@ -81,6 +81,17 @@ impl Schedule {
     }
 }
 
+impl Schedule {
+    /// Stops the scheduler: no job starts from now on.
+    pub async fn stop(&mut self) {
+        if let Some(mut scheduler) = self.scheduler.take()
+            && let Err(e) = scheduler.shutdown().await
+        {
+            tracing::warn!(error = %e, "cannot stop the scheduler");
+        }
+    }
+}
+
 impl Drop for Schedule {
     fn drop(&mut self) {
         // shutdown is async; a detached task finishes it while a runtime

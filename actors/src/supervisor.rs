@@ -11,6 +11,15 @@
 //!
 //! The host keeps its actix mailbox across restarts, so senders holding a
 //! `Link` never notice a restart except as latency.
+//!
+//! Every handler runs under the progress watchdog (`crate::watchdog`): an
+//! actor with work pending and no progress for the stall timeout is
+//! reported stalled, and its handler is aborted (and the worker restarted)
+//! when it makes none for as long again. Progress is recorded when an
+//! attempt starts or ends, when an answer comes back from another actor
+//! ([`Link::send`]) and by [`record_progress`]; time inside [`protect`]
+//! (waiting for another actor, training on a blocking thread) and while a
+//! worker is built never counts as a stall.
 
 use std::any::type_name;
 use std::cell::Cell;
@@ -23,14 +32,56 @@ use std::time::Duration;
 use actix::dev::ArbiterHandle;
 use actix::prelude::*;
 use futures::FutureExt;
-use futures::future::LocalBoxFuture;
+use futures::future::{AbortHandle, Abortable, LocalBoxFuture};
 use serde::Serialize;
+use tracing::Instrument;
 
 use crate::error::{ActorError, Undelivered};
 use crate::faults::{Fault, FaultInjector};
 use crate::health::{ActorHealth, HealthRegistry};
 use crate::messages::Healthz;
 use crate::store::{DeadLetter, Store};
+
+tokio::task_local! {
+    /// The health record of the actor whose handler is running.
+    static CURRENT: Arc<ActorHealth>;
+}
+
+/// Records progress of the actor whose handler runs this code (nothing
+/// outside a handler): for long handlers that make progress in steps the
+/// supervisor cannot see.
+pub fn record_progress() {
+    let _ = CURRENT.try_with(|health| health.progressed());
+}
+
+/// Runs `work` without counting its time as a stall of the actor whose
+/// handler awaits it: a wait for another actor (which has a watchdog of
+/// its own) or a long computation on a blocking thread.
+pub async fn protect<F: Future>(work: F) -> F::Output {
+    let _zone = ProtectedZone::enter();
+    work.await
+}
+
+/// An open protected zone of the current actor; closed when dropped.
+struct ProtectedZone(Option<Arc<ActorHealth>>);
+
+impl ProtectedZone {
+    fn enter() -> Self {
+        let health = CURRENT.try_with(Arc::clone).ok();
+        if let Some(health) = &health {
+            health.protect();
+        }
+        ProtectedZone(health)
+    }
+}
+
+impl Drop for ProtectedZone {
+    fn drop(&mut self) {
+        if let Some(health) = &self.0 {
+            health.unprotect();
+        }
+    }
+}
 
 /// The state and logic of one actor, without the supervision around it.
 pub trait Worker: Unpin + 'static {
@@ -199,9 +250,11 @@ where
     R: Send,
 {
     /// Sends `msg` and waits until it has been handled (or dead-lettered).
+    /// Inside another actor's handler the wait is protected: the receiver
+    /// is watched for stalls, not the sender.
     pub async fn send(&self, msg: M) -> Result<R, Undelivered> {
         self.health.enqueued();
-        match self.recipient.send(msg).await {
+        match protect(self.recipient.send(msg)).await {
             Ok(reply) => reply,
             Err(err) => {
                 // The message never reached the handler, so it was not dequeued.
@@ -290,6 +343,7 @@ impl<W: Worker> Care<W> {
                 Ok(reply) => {
                     self.consecutive_failures.set(0);
                     self.health.processed();
+                    self.health.idle();
                     return (worker, Ok(reply));
                 }
                 Err(error) => error,
@@ -301,6 +355,7 @@ impl<W: Worker> Care<W> {
             if failures >= 2 {
                 self.dead_letter(&msg, &error, failures).await;
                 let worker = self.restart(&error).await;
+                self.health.idle();
                 let undelivered = Undelivered {
                     actor: W::NAME,
                     reason: error.to_string(),
@@ -312,7 +367,8 @@ impl<W: Worker> Care<W> {
         }
     }
 
-    /// One try of the handler, with any armed fault, panics caught.
+    /// One try of the handler, with any armed fault, panics caught, under
+    /// the watchdog (which may abort it).
     async fn attempt<M>(&self, worker: &mut W, msg: &M) -> Result<W::Reply, ActorError>
     where
         W: Handles<M>,
@@ -322,13 +378,32 @@ impl<W: Worker> Care<W> {
             match fault {
                 Some(Fault::Panic) => panic!("injected panic in {}", W::NAME),
                 Some(Fault::Error) => Err(ActorError::Injected),
+                Some(Fault::Hang) => std::future::pending().await,
                 None => worker.handle(msg).await,
             }
         };
-        AssertUnwindSafe(run)
-            .catch_unwind()
-            .await
-            .unwrap_or_else(|payload| Err(ActorError::Panicked(panic_text(payload.as_ref()))))
+        let (abort, registration) = AbortHandle::new_pair();
+        self.health.attempt_started(abort);
+        let watched = Abortable::new(AssertUnwindSafe(run).catch_unwind(), registration);
+        // Every line a handler logs carries its actor (a span field in
+        // JSON logs, a prefix in text logs).
+        let span = tracing::info_span!("actor", actor = W::NAME);
+        let outcome = CURRENT
+            .scope(self.health.clone(), watched.instrument(span))
+            .await;
+        self.health.attempt_finished();
+        match outcome {
+            Ok(Ok(result)) => result,
+            Ok(Err(payload)) => Err(ActorError::Panicked(panic_text(payload.as_ref()))),
+            Err(_aborted) => Err(ActorError::Stalled(self.health.stall_timeout() * 2)),
+        }
+    }
+
+    /// Waits `delay`; the wait is no stall.
+    async fn pause(&self, delay: Duration) {
+        self.health.protect();
+        tokio::time::sleep(delay).await;
+        self.health.unprotect();
     }
 
     /// Records the failure, waits the backoff and builds a new worker.
@@ -338,17 +413,20 @@ impl<W: Worker> Care<W> {
         let delay = self.policy.backoff(n);
         tracing::warn!(actor = W::NAME, %error, restart_in_ms = delay.as_millis() as u64, "actor failed");
         self.health.restarting(&error.to_string());
-        tokio::time::sleep(delay).await;
+        self.pause(delay).await;
         self.build_worker().await
     }
 
-    /// Calls the factory until it succeeds (it may need the store).
+    /// Calls the factory until it succeeds (it may need the store). A
+    /// factory may rebuild large state: building is no stall.
     async fn build_worker(&self) -> W {
         loop {
+            self.health.protect();
             let built = AssertUnwindSafe((self.factory)())
                 .catch_unwind()
                 .await
                 .unwrap_or_else(|payload| Err(ActorError::Panicked(panic_text(payload.as_ref()))));
+            self.health.unprotect();
             match built {
                 Ok(worker) => {
                     self.health.running();
@@ -359,7 +437,7 @@ impl<W: Worker> Care<W> {
                     self.consecutive_failures.set(n);
                     tracing::error!(actor = W::NAME, %error, "could not build actor");
                     self.health.restarting(&format!("start-up failed: {error}"));
-                    tokio::time::sleep(self.policy.backoff(n)).await;
+                    self.pause(self.policy.backoff(n)).await;
                 }
             }
         }

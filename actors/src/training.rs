@@ -1,7 +1,9 @@
 //! One training run end to end, shared by the Retrainer actor and
 //! `vigil train`: read labelled rows, split by time, train off the async
-//! runtime, judge against the gates and the production model, register,
-//! promote, and log to MLflow when configured.
+//! runtime, judge against the gates and the production model, register.
+//! The caller promotes a model that earned it and logs the run to MLflow
+//! when configured: the Retrainer through the Promoter and a queue of its
+//! own, so that neither waits for the other.
 
 use std::sync::Arc;
 
@@ -30,15 +32,34 @@ pub struct TrainingSettings {
 /// The algorithm name kept in the registry.
 pub const ALGORITHM: &str = "gbdt+isolation_forest";
 
-/// A finished run: what to answer, and the model to serve if promoted.
+/// A finished run: what to answer, the model to promote if it earned it,
+/// and the run to log to MLflow.
 pub struct TrainingRun {
     pub outcome: TrainingOutcome,
-    /// Version, model and registration time of a promoted model.
-    pub promoted: Option<(i32, Arc<FraudModel>, DateTime<Utc>)>,
+    /// A registered model that passed the gates: to promote.
+    pub promote: Option<Candidate>,
+    /// The run for MLflow, when a tracking server is configured.
+    pub mlflow: Option<MlflowLog>,
 }
 
-/// Trains, judges, registers and (when it earns it) promotes a model.
-/// `progress` hears each stage (from a blocking thread).
+/// A registered model that passed the gates.
+pub struct Candidate {
+    pub version: i32,
+    pub model: Arc<FraudModel>,
+    pub registered_at: DateTime<Utc>,
+    /// The gates' verdict, recorded as the stage reason.
+    pub reason: String,
+}
+
+/// A training run to log to an MLflow tracking server.
+pub struct MlflowLog {
+    pub uri: String,
+    pub version: i32,
+    pub run: MlflowRun,
+}
+
+/// Trains, judges and registers a model. `progress` hears each stage
+/// (from a blocking thread).
 pub async fn train_and_register(
     store: &Store,
     settings: &TrainingSettings,
@@ -51,7 +72,8 @@ pub async fn train_and_register(
     };
     let champion = store.production_model().await?;
     let params = settings.params;
-    let computed = tokio::task::spawn_blocking(move || {
+    // Minutes of CPU on a blocking thread: no stall of the calling actor.
+    let computed = crate::supervisor::protect(tokio::task::spawn_blocking(move || {
         let mut progress = progress;
         let split = time_split(rows, now, &params.split)?;
         let trained = train(&split, &params, &mut progress)
@@ -68,7 +90,7 @@ pub async fn train_and_register(
             }
         });
         Ok::<_, TrainingFailure>((trained, champion))
-    })
+    }))
     .await
     .map_err(|e| ActorError::Failed(format!("training task failed: {e}")))?;
     let (trained, champion) = match computed {
@@ -93,24 +115,24 @@ pub async fn train_and_register(
         )?)
         .await?;
     let model = Arc::new(trained.model);
-    let promoted = if verdict.promote {
-        store.promote_model(version, &verdict.reason).await?;
-        Some((version, model.clone(), registered_at))
-    } else {
-        None
-    };
-    if let Some(uri) = &settings.mlflow_uri {
-        log_to_mlflow(
-            uri,
+    let mlflow = settings.mlflow_uri.as_ref().map(|uri| MlflowLog {
+        uri: uri.clone(),
+        version,
+        run: mlflow_run(
             version,
             &trained.report,
             &verdict,
             &metrics,
             &model,
             settings,
-        )
-        .await;
-    }
+        ),
+    });
+    let promote = verdict.promote.then(|| Candidate {
+        version,
+        model,
+        registered_at,
+        reason: verdict.reason.clone(),
+    });
     Ok(TrainingRun {
         outcome: TrainingOutcome::Trained {
             version,
@@ -119,7 +141,8 @@ pub async fn train_and_register(
             metrics,
             train_seconds: trained.report.train_seconds,
         },
-        promoted,
+        promote,
+        mlflow,
     })
 }
 
@@ -138,7 +161,8 @@ fn skipped(reason: String) -> TrainingRun {
     tracing::info!(reason, "training skipped");
     TrainingRun {
         outcome: TrainingOutcome::Skipped { reason },
-        promoted: None,
+        promote: None,
+        mlflow: None,
     }
 }
 
@@ -217,22 +241,13 @@ fn artifacts(
 
 /// Logs the run to MLflow. MLflow is a mirror of the registry, not the
 /// source of truth: a failure is logged and the training stands.
-async fn log_to_mlflow(
-    uri: &str,
-    version: i32,
-    report: &vigil_core::model::training::TrainingReport,
-    verdict: &Verdict,
-    metrics: &Value,
-    model: &FraudModel,
-    settings: &TrainingSettings,
-) {
-    let run = mlflow_run(version, report, verdict, metrics, model, settings);
-    let result = match MlflowClient::new(uri) {
-        Ok(client) => client.log_run(&run).await.map(|_| ()),
+pub async fn log_to_mlflow(log: &MlflowLog) {
+    let result = match MlflowClient::new(&log.uri) {
+        Ok(client) => client.log_run(&log.run).await.map(|_| ()),
         Err(e) => Err(e),
     };
     if let Err(e) = result {
-        tracing::warn!(error = %e, version, "cannot log the training to mlflow");
+        tracing::warn!(error = %e, version = log.version, "cannot log the training to mlflow");
     }
 }
 

@@ -16,6 +16,8 @@ pub struct ApiError {
     status: StatusCode,
     message: String,
     detail: Value,
+    /// Seconds after which the client may retry (`Retry-After`).
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -25,7 +27,14 @@ impl ApiError {
             status,
             message: message.into(),
             detail: Value::Null,
+            retry_after: None,
         }
+    }
+
+    /// Adds `Retry-After: seconds`: the condition is temporary.
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 
     /// Adds machine-readable detail.
@@ -51,7 +60,11 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status).json(ErrorBody {
+        let mut response = HttpResponse::build(self.status);
+        if let Some(seconds) = self.retry_after {
+            response.insert_header((actix_web::http::header::RETRY_AFTER, seconds.to_string()));
+        }
+        response.json(ErrorBody {
             error: self.message.clone(),
             detail: self.detail.clone(),
         })

@@ -42,7 +42,7 @@ pub struct LabelRequest {
         (status = 413, description = "The body is larger than `http.max_body_bytes`", body = ErrorBody),
         (status = 415, description = "The body is not `application/json`", body = ErrorBody),
         (status = 422, description = "The body does not match the schema", body = ErrorBody),
-        (status = 503, description = "The store or the bus is unavailable", body = ErrorBody),
+        (status = 503, description = "Vigil is starting (recovery, backfill) or stopping, or the store or the bus is unavailable", body = ErrorBody),
     )
 )]
 #[post("/labels")]
@@ -52,6 +52,7 @@ pub async fn create(
     body: web::Json<LabelRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let caller = require_admin(&req, &state)?;
+    super::score::refuse_while_starting(&state)?;
     let body = body.into_inner();
     let source = body.source.unwrap_or_else(|| "api".into());
     if source.is_empty() || source.chars().count() > MAX_TEXT_LEN || source.contains('\0') {

@@ -1,5 +1,6 @@
 //! The HTTP API (actix-web). One file per resource.
 
+mod access;
 mod alerts;
 mod audit;
 mod auth;
@@ -8,11 +9,11 @@ mod drift;
 mod drift_report;
 mod error;
 mod health;
+mod intake;
 mod labels;
 mod metrics;
 mod models;
 mod openapi;
-mod read_access;
 mod route_table;
 mod score;
 
@@ -24,6 +25,7 @@ use vigil_actors::Runtime;
 use vigil_actors::bus::Bus;
 use vigil_actors::drift_checker::DriftSettings;
 use vigil_actors::health::HealthRegistry;
+use vigil_actors::lifecycle::Lifecycle;
 use vigil_actors::messages::{CheckDrift, FeatureBatch, Promote, Retrain};
 use vigil_actors::metrics::Metrics;
 use vigil_actors::store::Store;
@@ -31,6 +33,7 @@ use vigil_actors::supervisor::Link;
 
 pub use auth::ApiKeys;
 pub use error::ApiError;
+pub use intake::Requests;
 
 /// What the handlers share.
 #[derive(Clone)]
@@ -47,6 +50,10 @@ pub struct AppState {
     /// The API keys, when set: required by admin endpoints (and by read
     /// endpoints when configured so).
     pub api_keys: Arc<ApiKeys>,
+    /// Start-up phase and drain.
+    pub lifecycle: Arc<Lifecycle>,
+    /// Requests being served (a graceful stop waits for them).
+    pub requests: Arc<Requests>,
 }
 
 impl AppState {
@@ -64,6 +71,8 @@ impl AppState {
             drift_checker: runtime.drift_checker.clone(),
             drift_settings: runtime.drift_settings.clone(),
             api_keys: Arc::new(ApiKeys::new(api_key, Default::default(), false)),
+            lifecycle: runtime.lifecycle.clone(),
+            requests: Arc::new(Requests::default()),
         }
     }
 
@@ -90,12 +99,16 @@ pub fn configure(state: AppState, max_body_bytes: usize) -> impl FnOnce(&mut web
             .app_data(error::query_config())
             .app_data(error::path_config())
             .service(
+                // The last wrapped runs first: the drain, then the key
+                // (before anything reads the body), then the body's size.
                 web::scope("")
-                    .wrap(actix_web::middleware::from_fn(
-                        read_access::require_key_for_reads,
-                    ))
                     .wrap(actix_web::middleware::from_fn(body_limit::refuse_oversized))
-                    .configure(|scope| routes(&mut ServiceConfig::new(scope))),
+                    .wrap(actix_web::middleware::from_fn(access::require_key))
+                    .wrap(actix_web::middleware::from_fn(intake::gate))
+                    .configure(|scope| {
+                        scope.route("/docs/{file:.*}", web::get().to(openapi::asset));
+                        routes(&mut ServiceConfig::new(scope));
+                    }),
             )
             .default_service(web::to(error::not_found));
     }

@@ -1,11 +1,15 @@
 //! The OpenAPI document (`GET /openapi.json`) and the interactive docs
-//! (`GET /docs`, Scalar loaded from a CDN by the reader's browser).
+//! (`GET /docs`: Swagger UI, its assets served from the binary, so the
+//! page works on a network without internet access).
 //!
 //! The document's paths are collected from the routes the server
 //! registers (see `routes` in the parent module), so it cannot list a
 //! route that is not served nor miss one that is.
 
-use actix_web::{App, HttpResponse, get, web};
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::{App, HttpResponse, ResponseError, get, web};
 use utoipa::openapi::OpenApi as Document;
 use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
@@ -13,11 +17,10 @@ use utoipa::openapi::{RefOr, Response};
 use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::AppExt;
 use utoipa_actix_web::service_config::ServiceConfig;
-use utoipa_scalar::Scalar;
 
+use super::access::OPEN_PATHS;
 use super::auth::ApiKeys;
 use super::error::ErrorBody;
-use super::read_access::OPEN_PATHS;
 
 /// Name of the security scheme of the admin endpoints.
 pub const ADMIN_KEY: &str = "api_key";
@@ -149,35 +152,43 @@ fn protect_reads(doc: &mut Document) {
     }
 }
 
-/// The document and the docs page, rendered once per app.
+/// The document, rendered once per app, and the docs' page.
 pub struct Docs {
     json: String,
-    html: String,
+    /// Swagger UI, pointed at `/openapi.json`.
+    ui: Arc<utoipa_swagger_ui::Config<'static>>,
+    /// Swagger UI's page, with its relative assets based at `/docs/`.
+    page: String,
 }
 
-/// The Scalar page: its `$spec` is replaced by the document, handed to
-/// Scalar's current mount API (`createApiReference`); the script is pinned
-/// to major version 1 so that API does not move under us.
-const PAGE: &str = r#"<!doctype html>
-<html lang="en">
-<head>
-  <title>Vigil API</title>
-  <meta charset="utf-8"/>
-  <meta name="viewport" content="width=device-width, initial-scale=1"/>
-</head>
-<body>
-  <div id="app"></div>
-  <script src="https://cdn.jsdelivr.net/npm/@scalar/api-reference@1"></script>
-  <script>Scalar.createApiReference('#app', { content: $spec })</script>
-</body>
-</html>
-"#;
+/// Where the docs' page and assets are served.
+pub const DOCS_ROOT: &str = "/docs/";
 
 impl Docs {
     pub fn new(doc: &Document) -> Docs {
-        Docs {
+        let mut docs = Docs {
             json: serde_json::to_string(doc).expect("the OpenAPI document serializes"),
-            html: Scalar::new(doc.clone()).custom_html(PAGE).to_html(),
+            ui: Arc::new(utoipa_swagger_ui::Config::from("/openapi.json")),
+            page: String::new(),
+        };
+        // Served at `/docs` too, where its relative links would resolve
+        // against `/`.
+        let index = docs
+            .file("")
+            .map(|(_, bytes)| String::from_utf8_lossy(&bytes).into_owned())
+            .expect("Swagger UI's page is embedded");
+        docs.page = index.replacen("<head>", &format!("<head><base href=\"{DOCS_ROOT}\">"), 1);
+        docs
+    }
+
+    /// A file of the docs (`index.html` for an empty path), from the binary.
+    fn file(&self, path: &str) -> Option<(String, Vec<u8>)> {
+        match utoipa_swagger_ui::serve(path, self.ui.clone()) {
+            Ok(file) => file.map(|f| (f.content_type, f.bytes.into_owned())),
+            Err(e) => {
+                tracing::error!(error = %e, path, "cannot serve a docs file");
+                None
+            }
         }
     }
 }
@@ -199,7 +210,7 @@ pub async fn json(docs: web::Data<Docs>) -> HttpResponse {
     tag = "docs",
     responses((
         status = 200,
-        description = "Interactive docs (Scalar, loaded from cdn.jsdelivr.net by the browser)",
+        description = "Interactive docs (Swagger UI; its assets are served by Vigil under `/docs/`, no internet needed)",
         body = String,
         content_type = "text/html; charset=utf-8",
     ))
@@ -208,21 +219,53 @@ pub async fn json(docs: web::Data<Docs>) -> HttpResponse {
 pub async fn page(docs: web::Data<Docs>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
-        .body(docs.html.clone())
+        .body(docs.page.clone())
+}
+
+/// The docs' page and assets (`/docs/`, `/docs/swagger-ui.css`, …): files,
+/// not API operations, so not in the document.
+pub async fn asset(docs: web::Data<Docs>, path: web::Path<String>) -> HttpResponse {
+    match docs.file(&path) {
+        Some((content_type, bytes)) => HttpResponse::Ok().content_type(content_type).body(bytes),
+        None => super::ApiError::new(StatusCode::NOT_FOUND, "no such docs file")
+            .with_detail(serde_json::json!({"path": format!("{DOCS_ROOT}{path}")}))
+            .error_response(),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// Everything the page loads is served by Vigil: no script, style or
+    /// font from another host.
     #[test]
-    fn the_page_embeds_the_document_safely() {
+    fn the_docs_load_nothing_from_another_host() {
         let keys = ApiKeys::new(Some("key".into()), Default::default(), false);
-        let doc = document(crate::http::routes, &keys);
-        let docs = Docs::new(&doc);
-        // Inside a <script>, the document must not close it.
-        assert!(!docs.json.contains("</"), "{}", docs.json);
-        assert!(docs.html.contains(&docs.json));
-        assert!(!docs.html.contains("$spec"));
+        let docs = Docs::new(&document(crate::http::routes, &keys));
+        let (content_type, index) = docs.file("").expect("the page");
+        assert!(content_type.starts_with("text/html"), "{content_type}");
+        let index = String::from_utf8(index).unwrap();
+        for attribute in ["src=\"", "href=\""] {
+            for reference in index.split(attribute).skip(1) {
+                let target = reference.split('"').next().unwrap();
+                assert!(
+                    !target.contains("://") && !target.starts_with("//"),
+                    "{attribute}{target}"
+                );
+                let file = target.trim_start_matches("./");
+                assert!(docs.file(file).is_some(), "{file} is not served");
+            }
+        }
+        let (_, initializer) = docs.file("swagger-initializer.js").unwrap();
+        let initializer = String::from_utf8(initializer).unwrap();
+        assert!(initializer.contains("/openapi.json"), "{initializer}");
+        assert!(!initializer.contains("http"), "{initializer}");
+        assert!(docs.file("no-such-file.js").is_none());
+        assert!(
+            docs.page.contains("<base href=\"/docs/\">"),
+            "{}",
+            docs.page
+        );
     }
 }

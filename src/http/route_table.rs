@@ -1,12 +1,18 @@
-//! Which methods each documented path takes, so that a request with another
-//! method gets 405 with an `Allow` header instead of the catch-all 404:
-//! actix routes by method first and falls through to the default service.
+//! Which methods each documented path takes, and which of them require an
+//! API key. A request with another method gets 405 with an `Allow` header
+//! instead of the catch-all 404 (actix routes by method first and falls
+//! through to the default service); `access` refuses a request without a
+//! key to an operation the document secures before its body is read.
 
 use utoipa::openapi::OpenApi as Document;
+use utoipa::openapi::path::Operation;
+
+/// A method of a path, and whether it requires a key.
+type Method = (&'static str, bool);
 
 /// The paths of the OpenAPI document and their methods.
 pub struct RouteTable {
-    routes: Vec<(Vec<String>, Vec<&'static str>)>,
+    routes: Vec<(Vec<String>, Vec<Method>)>,
 }
 
 impl RouteTable {
@@ -18,14 +24,14 @@ impl RouteTable {
             .iter()
             .map(|(path, item)| {
                 let methods = [
-                    ("GET", item.get.is_some()),
-                    ("POST", item.post.is_some()),
-                    ("PUT", item.put.is_some()),
-                    ("DELETE", item.delete.is_some()),
-                    ("PATCH", item.patch.is_some()),
+                    ("GET", &item.get),
+                    ("POST", &item.post),
+                    ("PUT", &item.put),
+                    ("DELETE", &item.delete),
+                    ("PATCH", &item.patch),
                 ]
                 .into_iter()
-                .filter_map(|(name, present)| present.then_some(name))
+                .filter_map(|(name, operation)| operation.as_ref().map(|op| (name, is_secured(op))))
                 .collect();
                 (segments(path), methods)
             })
@@ -33,14 +39,34 @@ impl RouteTable {
         RouteTable { routes }
     }
 
-    /// The methods `path` takes, when some route has that shape.
-    pub fn allowed(&self, path: &str) -> Option<&[&'static str]> {
+    fn methods(&self, path: &str) -> Option<&[Method]> {
         let wanted = segments(path);
         self.routes
             .iter()
             .find(|(template, _)| matches(template, &wanted))
             .map(|(_, methods)| methods.as_slice())
     }
+
+    /// The methods `path` takes, when some route has that shape.
+    pub fn allowed(&self, path: &str) -> Option<Vec<&'static str>> {
+        self.methods(path)
+            .map(|methods| methods.iter().map(|(name, _)| *name).collect())
+    }
+
+    /// Whether `method` on `path` requires an API key.
+    pub fn requires_key(&self, path: &str, method: &str) -> bool {
+        self.methods(path)
+            .and_then(|methods| methods.iter().find(|(name, _)| *name == method))
+            .is_some_and(|(_, secured)| *secured)
+    }
+}
+
+/// Whether the operation lists a security requirement.
+fn is_secured(operation: &Operation) -> bool {
+    operation
+        .security
+        .as_ref()
+        .is_some_and(|requirements| !requirements.is_empty())
 }
 
 fn segments(path: &str) -> Vec<String> {

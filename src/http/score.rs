@@ -20,6 +20,7 @@ use vigil_core::model::decision::Decision;
 use vigil_core::model::explain::RiskFactor;
 
 use super::error::ErrorBody;
+use super::intake::RETRY_AFTER_SECONDS;
 use super::{ApiError, AppState};
 
 /// Either `transaction_id` (stored) or `transaction` (new), not both.
@@ -94,7 +95,8 @@ pub struct ScoreResponse {
         (status = 413, description = "The body is larger than `http.max_body_bytes`", body = ErrorBody),
         (status = 415, description = "The body is not `application/json`", body = ErrorBody),
         (status = 422, description = "The body does not match the schema, sends both or neither field, or the transaction is invalid", body = ErrorBody),
-        (status = 503, description = "No model is in production yet, the pipeline is unavailable, or on Kafka the stream did not process the transaction within 10 s", body = ErrorBody),
+        (status = 503, description = "Vigil is starting (recovery, backfill) or stopping, no model is in production yet, the pipeline is unavailable, or on Kafka the stream did not process the transaction within 10 s; with `Retry-After`", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds after which to try again"))),
     )
 )]
 #[post("/score")]
@@ -103,6 +105,7 @@ pub async fn score(
     body: web::Json<ScoreRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let started = Instant::now();
+    refuse_while_starting(&state)?;
     let mut response = match body.into_inner() {
         ScoreRequest {
             transaction_id: Some(id),
@@ -198,7 +201,8 @@ async fn await_processed(state: &AppState, id: Uuid) -> Result<(), ApiError> {
         StatusCode::SERVICE_UNAVAILABLE,
         "the transaction was published but not processed in time; it will still be scored",
     )
-    .with_detail(json!({"transaction_id": id, "waited_seconds": STREAM_WAIT.as_secs()})))
+    .with_detail(json!({"transaction_id": id, "waited_seconds": STREAM_WAIT.as_secs()}))
+    .with_retry_after(RETRY_AFTER_SECONDS))
 }
 
 fn from_scored(s: Scored) -> ScoreResponse {
@@ -232,6 +236,22 @@ fn no_model() -> ApiError {
         StatusCode::SERVICE_UNAVAILABLE,
         "no model is in production yet: train one with POST /models/retrain",
     )
+    .with_retry_after(RETRY_AFTER_SECONDS)
+}
+
+/// New events wait until recovery and the backfill are done: they would
+/// reach the feature state before older ones.
+pub(super) fn refuse_while_starting(state: &AppState) -> Result<(), ApiError> {
+    if state.lifecycle.accepts_events() {
+        return Ok(());
+    }
+    let lifecycle = state.lifecycle.snapshot();
+    Err(ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "vigil is not taking events yet (or any more): see GET /health",
+    )
+    .with_detail(json!({"phase": lifecycle.phase, "progress": lifecycle.progress}))
+    .with_retry_after(RETRY_AFTER_SECONDS))
 }
 
 fn unavailable(e: vigil_actors::Undelivered) -> ApiError {
@@ -240,4 +260,5 @@ fn unavailable(e: vigil_actors::Undelivered) -> ApiError {
         "the pipeline could not process the request",
     )
     .with_detail(json!(e))
+    .with_retry_after(RETRY_AFTER_SECONDS)
 }

@@ -212,6 +212,8 @@ pub enum SetupError {
     BatchSize,
     #[error(transparent)]
     Runtime(#[from] vigil_actors::runtime::RuntimeError),
+    #[error("the runtime did not start: {0}")]
+    Startup(vigil_actors::Undelivered),
     #[error(transparent)]
     Replay(#[from] ReplayError),
 }
@@ -280,6 +282,8 @@ pub async fn run(
     // transactions; live topics would interleave other traffic.
     runtime_config.kafka = None;
     let runtime = Runtime::start(runtime_config).await?;
+    // What a crashed run left in flight is finished before new rows flow.
+    runtime.ready().await.map_err(SetupError::Startup)?;
     if runtime
         .store
         .has_raw_events()

@@ -3,6 +3,7 @@
 
 pub mod openapi;
 pub mod postgres_cluster;
+pub mod serve;
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -103,7 +104,7 @@ pub fn config(database_url: &str) -> Config {
     config.database.url = Some(database_url.to_owned());
     config.producer.users = 200;
     config.producer.merchants = 50;
-    config.producer.rate = 0.0;
+    config.producer.rate = Some(0.0);
     config.producer.tick = Duration::from_millis(20);
     config.backfill.days = 0;
     config.model.retrain_schedule = String::new();
@@ -130,6 +131,31 @@ pub fn trained_config(database_url: &str) -> Config {
     config.model.min_recall = 0.0;
     config
 }
+
+/// The value of `variable`, which a test needs (a broker, a server). Such
+/// tests are `#[ignore]`d, so that a local run never claims to have tested
+/// what it could not; `.ci/run` provides the services, sets the variables
+/// and runs them (`--run-ignored all`). Run without the variable, the test
+/// fails rather than passing without testing anything.
+pub fn required_env(variable: &str, how: &str) -> String {
+    match std::env::var(variable) {
+        Ok(value) if !value.trim().is_empty() => value.trim().to_owned(),
+        _ => panic!("{variable} is not set: {how}"),
+    }
+}
+
+/// Whether this runs under CI (`CI=true`, as `.ci/run` exports).
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+/// How to get a broker for the tests that need one.
+pub const KAFKA_HOW: &str =
+    "start a broker with `scripts/kafka-broker start DIR PORT` and set it (as .ci/run does)";
+
+/// How to get an MLflow server for the tests that need one.
+pub const MLFLOW_HOW: &str =
+    "start one with `scripts/mlflow-server start DIR PORT` and set it (as .ci/run does)";
 
 /// A SQLite URL in `dir`.
 pub fn sqlite_url(dir: &tempfile::TempDir) -> String {

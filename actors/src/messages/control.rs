@@ -90,6 +90,29 @@ pub struct Promote {
     pub reason: String,
 }
 
+/// Make a model the Retrainer just trained and registered production: it
+/// passed the gates. Sent to the Promoter, so that automatic and manual
+/// promotions are applied one at a time, in order.
+#[derive(Clone, Message)]
+#[rtype(result = "Result<(), Undelivered>")]
+pub struct PromoteTrained {
+    pub version: i32,
+    pub reason: String,
+    pub model: std::sync::Arc<vigil_core::model::FraudModel>,
+    pub registered_at: DateTime<Utc>,
+}
+
+/// A dead letter records the version, not the model.
+impl Serialize for PromoteTrained {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut s = serializer.serialize_struct("PromoteTrained", 2)?;
+        s.serialize_field("version", &self.version)?;
+        s.serialize_field("reason", &self.reason)?;
+        s.end()
+    }
+}
+
 /// What a promotion did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum PromoteOutcome {

@@ -9,7 +9,7 @@ mod control;
 mod data;
 
 pub use control::{
-    Backfill, BackfillReport, CheckDrift, Healthz, OwnPartitions, Promote, PromoteOutcome, Retrain,
-    SwapModel, Tick, TrainingOutcome,
+    Backfill, BackfillReport, CheckDrift, Healthz, OwnPartitions, Promote, PromoteOutcome,
+    PromoteTrained, Retrain, SwapModel, Tick, TrainingOutcome,
 };
 pub use data::{EventSource, FeatureBatch, LabelBatch, Scored, ScoredBatch, TransactionBatch};
