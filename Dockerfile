@@ -41,9 +41,13 @@ ENV VIGIL_HTTP_ADDR=0.0.0.0:8000 \
     VIGIL_DATA_DIR=/var/lib/vigil/data
 VOLUME ["/var/lib/vigil/data"]
 EXPOSE 8000
-# /health answers from the first moment (also during the backfill): 200
-# when the store answers and no actor has failed.
-HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
+# /health answers from the first moment: 503 with the phase during the
+# start-up backfill and training (the start period covers them), then 200
+# when the store answers and no actor has failed or stalled. SIGTERM starts
+# a graceful stop of at most shutdown.timeout (30 s): give `docker stop` more
+# (-t 40).
+STOPSIGNAL SIGTERM
+HEALTHCHECK --interval=15s --timeout=5s --start-period=10m --retries=3 \
     CMD ["curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1:8000/health"]
 ENTRYPOINT ["vigil"]
 CMD ["serve"]
