@@ -8,6 +8,7 @@ use std::time::Duration;
 use common::{app, get, post, sqlite_url, trained_config, trained_runtime, wait_until};
 use serde_json::{Value, json};
 use vigil_actors::Runtime;
+use vigil_actors::messages::{EventSource, TransactionBatch};
 
 #[actix_rt::test]
 async fn a_check_is_stored_reported_as_json_and_html_and_exported_as_metrics() {
@@ -177,16 +178,49 @@ async fn dataset_drift_triggers_one_retraining_per_cooldown() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = trained_config(&sqlite_url(&dir));
     config.drift.retrain_on_drift = true;
-    // One drifted feature is enough: the newest 1,000 rows span a few hours
-    // of one day, so at least the hour of day differs from training.
+    // One drifted feature is enough.
     config.drift.share_threshold = 0.01;
     let runtime = trained_runtime(&config).await;
     let app = app(&runtime, None).await;
+    // The reference compares like times of day, so a stationary stream
+    // does not drift: shift one. 500 purchases of 20 times the usual
+    // amount, stamped now, make half of the current window (the newest
+    // 1,000 rows).
+    let shifted: Vec<vigil_core::Transaction> = (0..500)
+        .map(|i| {
+            let mut t: vigil_core::Transaction = serde_json::from_value(common::new_transaction(
+                &format!("shifted_{}", i % 50),
+                2_000.0 + i as f64,
+            ))
+            .unwrap();
+            t.timestamp -= chrono::TimeDelta::milliseconds(i);
+            t
+        })
+        .collect();
+    let before = runtime.store.count_feature_rows().await.unwrap();
+    runtime
+        .bus
+        .publish(TransactionBatch {
+            source: EventSource::Api,
+            transactions: shifted,
+            original_ids: Vec::new(),
+        })
+        .await
+        .unwrap();
+    let store = runtime.store.clone();
+    wait_until(
+        "the shifted purchases featurized",
+        Duration::from_secs(30),
+        || {
+            let store = store.clone();
+            async move { store.count_feature_rows().await.unwrap() >= before + 500 }
+        },
+    )
+    .await;
     for _ in 0..2 {
         let (_, check) = post(&app, "/drift/run", json!({})).await;
         assert_eq!(check["dataset_drift_detected"], true, "{check}");
     }
-    let store = runtime.store.clone();
     wait_until(
         "a drift-triggered training",
         Duration::from_secs(60),
