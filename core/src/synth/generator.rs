@@ -4,6 +4,7 @@
 use chrono::{DateTime, SubsecRound, TimeDelta, Timelike, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::draw::{chance, next_arrival};
@@ -32,6 +33,21 @@ enum Source {
     Purchase,
 }
 
+/// How the ordinary purchases spread over the day.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Activity {
+    /// They follow the population's hours (few at night) and weekdays:
+    /// the rate asked for is the mean over a week.
+    #[default]
+    Daily,
+    /// The rate asked for at every hour, for benchmarks that must be fed
+    /// what they ask whenever they start. Each purchase is made by a
+    /// cardholder drawn by their whole day's activity, so every card keeps
+    /// its own pace; only the hour it shops at is no longer its own.
+    Flat,
+}
+
 /// A deterministic, time-ordered stream of synthetic transactions and labels.
 pub struct Generator {
     config: SynthConfig,
@@ -42,6 +58,8 @@ pub struct Generator {
     pending: Schedule,
     /// Total transactions per second asked for.
     rate: f64,
+    /// Whether purchases follow the day or come at the same rate always.
+    activity: Activity,
     /// Every event up to this time has been delivered.
     clock: DateTime<Utc>,
     /// Next candidate of the ordinary purchase stream. Candidates come at the
@@ -74,6 +92,7 @@ impl Generator {
             fraudster: Fraudster::new(&pop, start),
             pending: Schedule::default(),
             rate: 0.0,
+            activity: Activity::Daily,
             clock: start,
             next_purchase: None,
             next_attack: None,
@@ -95,13 +114,32 @@ impl Generator {
             0.0
         };
         // Poisson processes are memoryless, so redrawing from the clock is exact.
-        let purchases = self.mix.purchase_rate(self.rate) * self.peak;
-        self.next_purchase = next_arrival(self.clock, purchases, &mut self.rng);
+        self.next_purchase = next_arrival(self.clock, self.candidate_purchases(), &mut self.rng);
         self.next_attack = next_arrival(
             self.clock,
             self.mix.candidate_rate(self.rate),
             &mut self.rng,
         );
+    }
+
+    /// Changes how purchases spread over the day, from the time already
+    /// delivered on (scheduled events and labels are not affected).
+    pub fn set_activity(&mut self, activity: Activity) {
+        if self.activity == activity {
+            return;
+        }
+        self.activity = activity;
+        self.next_purchase = next_arrival(self.clock, self.candidate_purchases(), &mut self.rng);
+    }
+
+    /// Candidate purchases per second: at the peak hour's rate, to be
+    /// thinned by the hour's activity, when purchases follow the day.
+    fn candidate_purchases(&self) -> f64 {
+        let purchases = self.mix.purchase_rate(self.rate);
+        match self.activity {
+            Activity::Daily => purchases * self.peak,
+            Activity::Flat => purchases,
+        }
     }
 
     /// The next event (transaction or label) with time <= until, in non-decreasing time order across calls; None when the next event lies after `until` (a later call with a later `until` continues the same stream; nothing is skipped or repeated).
@@ -181,15 +219,20 @@ impl Generator {
         }
     }
 
-    /// A candidate ordinary purchase: kept in proportion to the activity at
-    /// its hour, made by a user drawn by who is active then.
+    /// A candidate ordinary purchase. Following the day, it is kept in
+    /// proportion to the activity at its hour and made by a user drawn by
+    /// who is active then; at a flat rate it is always kept.
     fn purchase(&mut self, time: DateTime<Utc>) -> Option<SynthEvent> {
-        let candidates = self.mix.purchase_rate(self.rate) * self.peak;
-        self.next_purchase = next_arrival(time, candidates, &mut self.rng);
-        if !chance(&mut self.rng, self.pop.activity_at(time) / self.peak) {
-            return None;
-        }
-        let user = self.pop.user_active_at(time.hour(), &mut self.rng);
+        self.next_purchase = next_arrival(time, self.candidate_purchases(), &mut self.rng);
+        let user = match self.activity {
+            Activity::Daily => {
+                if !chance(&mut self.rng, self.pop.activity_at(time) / self.peak) {
+                    return None;
+                }
+                self.pop.user_active_at(time.hour(), &mut self.rng)
+            }
+            Activity::Flat => self.pop.user_any_hour(&mut self.rng),
+        };
         let draft = legit::purchase(&self.pop, user, time, &mut self.rng);
         let transaction = self.pop.transaction(draft, &mut self.rng);
         let fraud = self
@@ -448,6 +491,40 @@ mod tests {
             .count();
         assert_eq!(frauds, labels);
         assert_eq!(g.next_before(live_to + TimeDelta::days(400)), None);
+    }
+
+    /// Transactions per hour of day over `days` from `start()` at `rate`.
+    fn per_hour(activity: Activity, rate: f64, days: i64) -> [usize; 24] {
+        let mut g = Generator::new(small(), start(), rate);
+        g.set_activity(activity);
+        let events = collect(&mut g, start() + TimeDelta::days(days));
+        let mut hours = [0; 24];
+        for (t, _) in transactions(&events) {
+            hours[t.timestamp.hour() as usize] += 1;
+        }
+        hours
+    }
+
+    /// A flat stream delivers the rate asked for at every hour; one that
+    /// follows the day delivers it on average, little of it at night.
+    #[test]
+    fn a_flat_stream_has_the_rate_at_every_hour() {
+        // A whole week, as the daily rate is a mean over weekdays and weekends.
+        let (rate, days) = (0.2, 7);
+        let expected = rate * 3_600.0 * days as f64;
+        let flat = per_hour(Activity::Flat, rate, days);
+        for (hour, n) in flat.iter().enumerate() {
+            assert!(
+                (*n as f64 / expected - 1.0).abs() < 0.1,
+                "{hour}h: {n} vs {expected}"
+            );
+        }
+        let daily = per_hour(Activity::Daily, rate, days);
+        let (quietest, busiest) = (daily.iter().min().unwrap(), daily.iter().max().unwrap());
+        assert!((*quietest as f64) < 0.5 * expected, "{daily:?}");
+        assert!((*busiest as f64) > 1.3 * expected, "{daily:?}");
+        let total = |hours: [usize; 24]| hours.iter().sum::<usize>() as f64;
+        assert!((total(flat) / total(daily) - 1.0).abs() < 0.05);
     }
 
     #[test]

@@ -34,7 +34,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::transaction::{Label, Transaction};
 
-pub use generator::Generator;
+pub use generator::{Activity, Generator};
 pub use scenario::Scenario;
 
 /// What to simulate.

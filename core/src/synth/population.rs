@@ -29,6 +29,8 @@ pub(crate) struct Population {
     /// Per hour of day, the population's purchase rate relative to its
     /// daily mean.
     hour_weight: [f64; 24],
+    /// The hours weighted by `hour_weight`.
+    hours: Option<WeightedIndex<f64>>,
     /// How many device ids the cardholders hold; fraudsters get later ones.
     pub devices_issued: u64,
 }
@@ -61,6 +63,7 @@ impl Population {
             merchants,
             popular,
             by_hour,
+            hours: WeightedIndex::new(hour_weight).ok(),
             hour_weight,
             devices_issued,
         }
@@ -91,6 +94,13 @@ impl Population {
             Some(index) => index.sample(rng),
             None => rng.random_range(0..self.users.len()),
         }
+    }
+
+    /// A user drawn in proportion to how much they buy in a whole day: an
+    /// hour drawn by the population's activity, then a user active then.
+    pub fn user_any_hour(&self, rng: &mut impl Rng) -> usize {
+        let hour = self.hours.as_ref().map_or(0, |hours| hours.sample(rng));
+        self.user_active_at(hour as u32, rng)
     }
 
     /// A uniformly chosen user, as fraudsters get cards regardless of habits.
