@@ -1,7 +1,7 @@
 //! vigil-actors: Vigil's supervised actor runtime.
 //!
 //! Each actor is a [`supervisor::Worker`] hosted by a
-//! [`supervisor::Supervisor`] that restarts it after an error or a panic,
+//! [`supervisor::WorkerHost`] that restarts it after an error or a panic,
 //! retries the failing message once and dead-letters it after that. The
 //! [`runtime::Runtime`] spawns them all and wires them through the bus.
 
@@ -16,7 +16,6 @@ pub mod lifecycle;
 pub mod messages;
 pub mod metrics;
 pub mod mlflow;
-pub mod mlflow_queue;
 pub mod producer;
 pub mod promoter;
 pub mod raw_store;
