@@ -9,7 +9,7 @@ use vigil_actors::health::RestartBudget;
 use vigil_actors::lifecycle::Phase;
 use vigil_actors::producer::ProducerSettings;
 use vigil_actors::store::Store;
-use vigil_actors::supervisor::SupervisionPolicy;
+use vigil_actors::supervisor::RestartPolicy;
 use vigil_actors::training::TrainingSettings;
 use vigil_actors::webhook::WebhookSettings;
 use vigil_actors::{Runtime, RuntimeConfig, ShutdownReport};
@@ -63,6 +63,7 @@ pub fn runtime_config(config: &Config) -> RuntimeConfig {
         producer: ProducerSettings {
             synth: world.synth,
             rate: world.live_rate,
+            activity: p.activity,
             batch_size: p.batch_size,
         },
         features: FeatureConfig {
@@ -71,7 +72,7 @@ pub fn runtime_config(config: &Config) -> RuntimeConfig {
         },
         backfill_days: config.backfill.days,
         tick: p.tick,
-        supervision: SupervisionPolicy {
+        supervision: RestartPolicy {
             backoff_initial: s.backoff_initial,
             backoff_max: s.backoff_max,
             mailbox_capacity: s.mailbox_capacity,
@@ -124,16 +125,12 @@ fn kafka_settings(config: &Config) -> Option<KafkaSettings> {
 /// How drift is checked, from the `[drift]` section (validated at load).
 fn drift_settings(config: &Config) -> DriftSettings {
     let d = &config.drift;
-    let defaults = DriftSettings::default();
     DriftSettings {
         reference_rows: d.reference_rows,
         current_rows: d.current_rows,
         min_rows: d.min_rows,
-        numeric_test: d.numeric_test.parse().unwrap_or(defaults.numeric_test),
-        categorical_test: d
-            .categorical_test
-            .parse()
-            .unwrap_or(defaults.categorical_test),
+        numeric_test: d.numeric_test,
+        categorical_test: d.categorical_test,
         share_threshold: d.share_threshold,
         retrain_on_drift: d.retrain_on_drift,
         retrain_cooldown: d.retrain_cooldown,
@@ -396,8 +393,8 @@ fn training_summary(outcome: &TrainingOutcome) -> String {
             train_seconds,
         } => (version, promoted, reason, metrics, train_seconds),
     };
-    let e = &metrics["evaluation"];
-    let number = |v: &serde_json::Value| v.as_f64().map_or("n/a".into(), |x| format!("{x:.4}"));
+    let e = &metrics.evaluation;
+    let number = |v: Option<f64>| v.map_or("n/a".into(), |x| format!("{x:.4}"));
     let mut lines = vec![
         format!(
             "model version {version}: {}",
@@ -410,36 +407,36 @@ fn training_summary(outcome: &TrainingOutcome) -> String {
         format!("  {reason}"),
         format!(
             "  trained in {seconds:.2} s on {} rows, tested on {} rows ({} frauds)",
-            metrics["train_rows"], e["rows"], e["positives"]
+            metrics.train_rows, e.rows, e.positives
         ),
         String::new(),
         format!("  {:<24}{:>10}", "metric", "value"),
-        format!("  {:<24}{:>10}", "roc_auc", number(&e["roc_auc"])),
-        format!("  {:<24}{:>10}", "pr_auc", number(&e["pr_auc"])),
+        format!("  {:<24}{:>10}", "roc_auc", number(e.roc_auc)),
+        format!("  {:<24}{:>10}", "pr_auc", number(e.pr_auc)),
     ];
-    for tier in ["at_review", "at_block"] {
-        let t = &e[tier];
-        for key in ["precision", "recall", "f1"] {
+    for (tier, t) in [("at_review", &e.at_review), ("at_block", &e.at_block)] {
+        for (key, value) in [
+            ("precision", t.precision),
+            ("recall", t.recall),
+            ("f1", t.f1),
+        ] {
             lines.push(format!(
                 "  {:<24}{:>10}",
-                format!("{key} {tier} ({})", t["threshold"]),
-                number(&t[key])
+                format!("{key} {tier} ({})", t.threshold),
+                number(Some(value))
             ));
         }
-        let c = &t["confusion"];
+        let c = &t.confusion;
         lines.push(format!(
             "  {:<24}{:>10}",
             format!("confusion {tier}"),
-            format!(
-                "tp {} fp {} tn {} fn {}",
-                c["tp"], c["fp"], c["tn"], c["fn"]
-            )
+            format!("tp {} fp {} tn {} fn {}", c.tp, c.fp, c.tn, c.fn_)
         ));
     }
     lines.push(format!(
         "  {:<24}{:>10}",
-        format!("card_precision@{}", e["k"]),
-        number(&e["card_precision_at_k"])
+        format!("card_precision@{}", e.k),
+        number(e.card_precision_at_k)
     ));
     lines.join("\n")
 }

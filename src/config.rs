@@ -6,29 +6,15 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
-
-/// The sections of the configuration file; an environment variable whose
-/// name starts with one of them (plus `_`) sets a key of that section.
-const SECTIONS: [&str; 13] = [
-    "http",
-    "database",
-    "kafka",
-    "producer",
-    "backfill",
-    "features",
-    "supervisor",
-    "model",
-    "alerts",
-    "mlflow",
-    "drift",
-    "shutdown",
-    "log",
-];
+use vigil_actors::drift_checker::DriftSettings;
+use vigil_core::drift::StatTest;
+use vigil_core::synth::Activity;
 
 /// MLflow's own variable, honoured when `mlflow.tracking_uri` is not set.
 const MLFLOW_ENV: &str = "MLFLOW_TRACKING_URI";
@@ -197,6 +183,12 @@ pub struct ProducerConfig {
     /// their natural rate: every card then shops faster than it did, which
     /// is what load and crash tests want and what a model flags.
     pub scale_population: bool,
+    /// How the live stream spreads over the day: `daily` follows the
+    /// cardholders' hours and `rate` is its mean over a week (the
+    /// default); `flat` streams `rate` at every hour, so that a benchmark
+    /// started at night is fed what it asks for. The history always
+    /// follows the day.
+    pub activity: Activity,
     /// Target share of fraudulent transactions.
     pub fraud_rate: f64,
     /// How long after a fraud its chargeback label arrives.
@@ -312,9 +304,9 @@ pub struct DriftConfig {
     /// Fewer rows than this in a window: no verdict.
     pub min_rows: u64,
     /// Test for numeric features: wasserstein, ks, psi, jensenshannon, chisquare.
-    pub numeric_test: String,
+    pub numeric_test: StatTest,
     /// Test for categorical features: psi, jensenshannon, chisquare.
-    pub categorical_test: String,
+    pub categorical_test: StatTest,
     /// Dataset drift when this share of features drifted.
     pub share_threshold: f64,
     /// Retrain when dataset drift is detected.
@@ -325,17 +317,19 @@ pub struct DriftConfig {
 }
 
 impl Default for DriftConfig {
+    /// The drift checker's own defaults, and a check every five minutes.
     fn default() -> Self {
+        let d = DriftSettings::default();
         DriftConfig {
             schedule: "0 */5 * * * *".into(),
-            reference_rows: 5_000,
-            current_rows: 1_000,
-            min_rows: 100,
-            numeric_test: "wasserstein".into(),
-            categorical_test: "jensenshannon".into(),
-            share_threshold: 0.5,
-            retrain_on_drift: false,
-            retrain_cooldown: Duration::from_secs(6 * 3600),
+            reference_rows: d.reference_rows,
+            current_rows: d.current_rows,
+            min_rows: d.min_rows,
+            numeric_test: d.numeric_test,
+            categorical_test: d.categorical_test,
+            share_threshold: d.share_threshold,
+            retrain_on_drift: d.retrain_on_drift,
+            retrain_cooldown: d.retrain_cooldown,
         }
     }
 }
@@ -412,6 +406,7 @@ impl Default for ProducerConfig {
             users: 2000,
             merchants: 500,
             scale_population: true,
+            activity: Activity::Daily,
             fraud_rate: 0.01,
             label_delay: Duration::from_secs(7 * 24 * 3600),
             batch_size: 500,
@@ -448,11 +443,28 @@ impl Default for SupervisorConfig {
     }
 }
 
+/// The sections of the configuration file: the tables of [`Config`], read
+/// from its serialized defaults so that a new section needs no list. An
+/// environment variable whose name starts with one of them (plus `_`) sets
+/// a key of that section.
+fn sections() -> &'static [String] {
+    static SECTIONS: LazyLock<Vec<String>> =
+        LazyLock::new(|| match serde_json::to_value(Config::default()) {
+            Ok(serde_json::Value::Object(keys)) => keys
+                .into_iter()
+                .filter(|(_, value)| value.is_object())
+                .map(|(key, _)| key)
+                .collect(),
+            _ => Vec::new(),
+        });
+    &SECTIONS
+}
+
 /// Maps `VIGIL_PRODUCER_RATE` (already stripped and lowercased to
 /// `producer_rate`) to the key path `producer.rate`.
 fn env_key_path(key: &str) -> String {
     let key = key.to_ascii_lowercase();
-    for section in SECTIONS {
+    for section in sections() {
         if let Some(rest) = key.strip_prefix(section).and_then(|r| r.strip_prefix('_')) {
             return format!("{section}.{rest}");
         }
@@ -716,26 +728,17 @@ impl Config {
     }
 
     fn validate_drift(&self) -> Result<(), ConfigError> {
-        use vigil_core::drift::{FeatureKind, StatTest};
+        use vigil_core::drift::FeatureKind;
         let invalid = |key, message: String| ConfigError::Invalid { key, message };
         let d = &self.drift;
         if !d.schedule.is_empty() {
             vigil_actors::schedule::validate_cron(&d.schedule)
                 .map_err(|e| invalid("drift.schedule", e))?;
         }
-        let numeric: StatTest =
-            d.numeric_test
-                .parse()
-                .map_err(|e: vigil_core::drift::UnknownStatTest| {
-                    invalid("drift.numeric_test", e.to_string())
-                })?;
-        let categorical: StatTest =
-            d.categorical_test
-                .parse()
-                .map_err(|e: vigil_core::drift::UnknownStatTest| {
-                    invalid("drift.categorical_test", e.to_string())
-                })?;
-        debug_assert!(numeric.applies_to(FeatureKind::Numeric));
+        // Unknown test names are refused when the file is read (serde
+        // names the key and the accepted values).
+        let categorical = d.categorical_test;
+        debug_assert!(d.numeric_test.applies_to(FeatureKind::Numeric));
         if !categorical.applies_to(FeatureKind::Categorical) {
             return Err(invalid(
                 "drift.categorical_test",
@@ -784,6 +787,26 @@ impl Config {
 #[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_sections_are_the_tables_of_the_configuration() {
+        let sections = sections();
+        for section in [
+            "http", "database", "kafka", "producer", "drift", "shutdown", "log",
+        ] {
+            assert!(
+                sections.iter().any(|s| s == section),
+                "{section}: {sections:?}"
+            );
+        }
+        for scalar in ["data_dir", "seed", "api_key", "api_keys"] {
+            assert!(
+                !sections.iter().any(|s| s == scalar),
+                "{scalar}: {sections:?}"
+            );
+        }
+        assert_eq!(sections.len(), 13, "{sections:?}");
+    }
 
     #[test]
     fn environment_names_map_to_sections() {

@@ -49,7 +49,7 @@ async fn a_postgres_outage_pauses_ingestion_and_loses_nothing() {
     let accepted_early = produced(&runtime).await;
     while stopped.elapsed() < OUTAGE {
         let health = report(&runtime.store, &runtime.health).await;
-        if !health.healthy && health.store == "unavailable" {
+        if !health.healthy && health.store == vigil_actors::health::StoreState::Unavailable {
             reported_unavailable = true;
         }
         tokio::time::sleep(Duration::from_secs(1)).await;

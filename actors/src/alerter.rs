@@ -15,7 +15,7 @@ use crate::error::ActorError;
 use crate::messages::ScoredBatch;
 use crate::metrics::Metrics;
 use crate::store::Store;
-use crate::supervisor::{Factory, Handles, Worker};
+use crate::supervisor::{Factory, Processes, Worker};
 use crate::webhook::WebhookQueue;
 
 pub use crate::webhook::WebhookSettings;
@@ -50,7 +50,7 @@ impl Worker for Alerter {
     const NAME: &'static str = "alerter";
 }
 
-impl Handles<ScoredBatch> for Alerter {
+impl Processes<ScoredBatch> for Alerter {
     type Reply = u64;
 
     async fn handle(&mut self, batch: &ScoredBatch) -> Result<u64, ActorError> {

@@ -36,7 +36,7 @@ use crate::error::ActorError;
 use crate::messages::{FeatureBatch, LabelBatch, OwnPartitions, TransactionBatch};
 use crate::metrics::Metrics;
 use crate::store::{HistoryScope, OnExisting, Store};
-use crate::supervisor::{Factory, Handles, Link, Worker};
+use crate::supervisor::{Factory, Link, Processes, Worker};
 
 /// Computes, stores and forwards features.
 pub struct FeatureEngine {
@@ -143,7 +143,7 @@ impl Worker for FeatureEngine {
     const NAME: &'static str = "feature_engine";
 }
 
-impl Handles<TransactionBatch> for FeatureEngine {
+impl Processes<TransactionBatch> for FeatureEngine {
     type Reply = u64;
 
     async fn handle(&mut self, batch: &TransactionBatch) -> Result<u64, ActorError> {
@@ -252,7 +252,7 @@ impl FeatureEngine {
     }
 }
 
-impl Handles<OwnPartitions> for FeatureEngine {
+impl Processes<OwnPartitions> for FeatureEngine {
     type Reply = u64;
 
     async fn handle(&mut self, owned: &OwnPartitions) -> Result<u64, ActorError> {
@@ -262,7 +262,7 @@ impl Handles<OwnPartitions> for FeatureEngine {
     }
 }
 
-impl Handles<LabelBatch> for FeatureEngine {
+impl Processes<LabelBatch> for FeatureEngine {
     type Reply = u64;
 
     async fn handle(&mut self, batch: &LabelBatch) -> Result<u64, ActorError> {

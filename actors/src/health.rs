@@ -421,25 +421,32 @@ pub struct HealthReport {
     pub healthy: bool,
     /// Why it is not healthy; empty when healthy.
     pub reasons: Vec<String>,
-    /// `ok` or `unavailable`.
-    pub store: &'static str,
+    pub store: StoreState,
     pub actors: Vec<ActorSnapshot>,
     /// Present in Kafka mode.
     pub kafka: Option<KafkaSnapshot>,
+}
+
+/// Whether the store answered its ping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreState {
+    Ok,
+    Unavailable,
 }
 
 /// Checks the store and every actor.
 pub async fn report(store: &Store, registry: &HealthRegistry) -> HealthReport {
     let mut reasons = Vec::new();
     let store = match tokio::time::timeout(Duration::from_secs(2), store.ping()).await {
-        Ok(Ok(())) => "ok",
+        Ok(Ok(())) => StoreState::Ok,
         Ok(Err(e)) => {
             reasons.push(format!("store unavailable: {e}"));
-            "unavailable"
+            StoreState::Unavailable
         }
         Err(_) => {
             reasons.push("store did not answer within 2 s".to_owned());
-            "unavailable"
+            StoreState::Unavailable
         }
     };
     let actors = registry.snapshot();

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
-use vigil_core::synth::{Generator, SynthConfig, SynthEvent};
+use vigil_core::synth::{Activity, Generator, SynthConfig, SynthEvent};
 use vigil_core::{Label, Transaction};
 
 use crate::bus::Bus;
@@ -22,7 +22,7 @@ use crate::error::{ActorError, Undelivered};
 use crate::lifecycle::Lifecycle;
 use crate::messages::{Backfill, BackfillReport, EventSource, LabelBatch, Tick, TransactionBatch};
 use crate::metrics::Metrics;
-use crate::supervisor::{Factory, Handles, Worker};
+use crate::supervisor::{Factory, Processes, Worker};
 
 /// How the producer behaves.
 #[derive(Debug, Clone)]
@@ -34,6 +34,8 @@ pub struct ProducerSettings {
     /// process; any other rate makes every card shop faster or slower than
     /// it did (load tests).
     pub rate: f64,
+    /// How the live stream spreads over the day.
+    pub activity: Activity,
     /// Transactions per published batch.
     pub batch_size: usize,
 }
@@ -134,7 +136,7 @@ impl Producer {
         let mut generator = self.new_generator(&origin);
         if let (Some(end), true) = (origin.backfill_end, origin.backfill_done) {
             drain(&mut generator, end, usize::MAX);
-            generator.set_rate(self.settings.rate);
+            self.go_live(&mut generator);
         }
         if let Some(watermark) = watermark {
             drain(
@@ -149,11 +151,20 @@ impl Producer {
 
     fn new_generator(&self, origin: &Origin) -> Generator {
         let synth = &self.settings.synth;
-        let rate = match origin.backfill_end {
-            Some(_) => synth.natural_rate_per_sec(),
-            None => self.settings.rate,
-        };
-        Generator::new(synth.clone(), origin.start, rate)
+        match origin.backfill_end {
+            Some(_) => Generator::new(synth.clone(), origin.start, synth.natural_rate_per_sec()),
+            None => {
+                let mut generator = Generator::new(synth.clone(), origin.start, self.settings.rate);
+                generator.set_activity(self.settings.activity);
+                generator
+            }
+        }
+    }
+
+    /// Switches a generator that made the history to the live stream.
+    fn go_live(&self, generator: &mut Generator) {
+        generator.set_rate(self.settings.rate);
+        generator.set_activity(self.settings.activity);
     }
 
     /// The generator, started at `start` if this is the very first event.
@@ -320,7 +331,7 @@ impl Worker for Producer {
     const NAME: &'static str = "producer";
 }
 
-impl Handles<Backfill> for Producer {
+impl Processes<Backfill> for Producer {
     type Reply = BackfillReport;
 
     async fn handle(&mut self, backfill: &Backfill) -> Result<BackfillReport, ActorError> {
@@ -338,8 +349,9 @@ impl Handles<Backfill> for Producer {
         );
         let (transactions, labels) = self.run_until(backfill.to, Some(&bar)).await?;
         bar.finish_and_clear();
-        if let Some(generator) = self.generator.as_mut() {
-            generator.set_rate(self.settings.rate);
+        if let Some(mut generator) = self.generator.take() {
+            self.go_live(&mut generator);
+            self.generator = Some(generator);
         }
         if let Some(origin) = self.position().origin.as_mut() {
             origin.backfill_done = true;
@@ -360,7 +372,7 @@ impl Handles<Backfill> for Producer {
     }
 }
 
-impl Handles<Tick> for Producer {
+impl Processes<Tick> for Producer {
     type Reply = u64;
 
     async fn handle(&mut self, _: &Tick) -> Result<u64, ActorError> {
@@ -400,6 +412,7 @@ mod tests {
             settings: ProducerSettings {
                 synth,
                 rate: 5.0,
+                activity: Activity::Daily,
                 batch_size,
             },
             bus: Bus::InProcess(InProcessBus::default()),

@@ -15,7 +15,7 @@ use vigil_core::model::FraudModel;
 use crate::error::ActorError;
 use crate::messages::{Promote, PromoteOutcome, PromoteTrained, SwapModel};
 use crate::store::Store;
-use crate::supervisor::{Factory, Handles, Link, Worker};
+use crate::supervisor::{Factory, Link, Processes, Worker};
 
 /// Promotes models.
 pub struct Promoter {
@@ -62,7 +62,7 @@ impl Worker for Promoter {
     const NAME: &'static str = "promoter";
 }
 
-impl Handles<Promote> for Promoter {
+impl Processes<Promote> for Promoter {
     type Reply = PromoteOutcome;
 
     async fn handle(&mut self, promote: &Promote) -> Result<PromoteOutcome, ActorError> {
@@ -99,7 +99,7 @@ impl Handles<Promote> for Promoter {
     }
 }
 
-impl Handles<PromoteTrained> for Promoter {
+impl Processes<PromoteTrained> for Promoter {
     type Reply = ();
 
     async fn handle(&mut self, trained: &PromoteTrained) -> Result<(), ActorError> {

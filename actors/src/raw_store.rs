@@ -6,7 +6,7 @@ use crate::error::ActorError;
 use crate::messages::{LabelBatch, TransactionBatch};
 use crate::metrics::Metrics;
 use crate::store::Store;
-use crate::supervisor::{Factory, Handles, Worker};
+use crate::supervisor::{Factory, Processes, Worker};
 
 /// Writes `raw_events` and `labels`, idempotently, one batch per round trip.
 pub struct RawStore {
@@ -32,7 +32,7 @@ impl Worker for RawStore {
     const NAME: &'static str = "raw_store";
 }
 
-impl Handles<TransactionBatch> for RawStore {
+impl Processes<TransactionBatch> for RawStore {
     type Reply = u64;
 
     async fn handle(&mut self, batch: &TransactionBatch) -> Result<u64, ActorError> {
@@ -51,7 +51,7 @@ impl Handles<TransactionBatch> for RawStore {
     }
 }
 
-impl Handles<LabelBatch> for RawStore {
+impl Processes<LabelBatch> for RawStore {
     type Reply = u64;
 
     async fn handle(&mut self, batch: &LabelBatch) -> Result<u64, ActorError> {

@@ -12,9 +12,9 @@ use crate::error::ActorError;
 use crate::lifecycle::Lifecycle;
 use crate::messages::{PromoteTrained, Retrain, TrainingOutcome};
 use crate::metrics::Metrics;
-use crate::mlflow_queue::MlflowQueue;
+use crate::mlflow::MlflowQueue;
 use crate::store::Store;
-use crate::supervisor::{Factory, Handles, Link, Worker};
+use crate::supervisor::{Factory, Link, Processes, Worker};
 use crate::training::{TrainingSettings, train_and_register};
 
 /// Trains models.
@@ -63,7 +63,7 @@ impl Worker for Retrainer {
     const NAME: &'static str = "retrainer";
 }
 
-impl Handles<Retrain> for Retrainer {
+impl Processes<Retrain> for Retrainer {
     type Reply = TrainingOutcome;
 
     async fn handle(&mut self, retrain: &Retrain) -> Result<TrainingOutcome, ActorError> {

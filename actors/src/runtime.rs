@@ -27,7 +27,7 @@ use crate::messages::{
     Tick, TransactionBatch,
 };
 use crate::metrics::Metrics;
-use crate::mlflow_queue::MlflowQueue;
+use crate::mlflow::MlflowQueue;
 use crate::producer::{Producer, ProducerSettings};
 use crate::promoter::Promoter;
 use crate::raw_store::RawStore;
@@ -36,7 +36,7 @@ use crate::retrainer::{Retrainer, RetrainerLinks};
 use crate::schedule::{Schedule, ScheduleError, ScheduledJob};
 use crate::scorer::Scorer;
 use crate::store::{Store, StoreError};
-use crate::supervisor::{Link, Supervision, SupervisionPolicy};
+use crate::supervisor::{Link, RestartPolicy, Spawner};
 use crate::training::TrainingSettings;
 use crate::watchdog::Watchdog;
 use crate::webhook::{WebhookQueue, WebhookSettings};
@@ -53,7 +53,7 @@ pub struct RuntimeConfig {
     pub backfill_days: u32,
     /// How often the live producer wakes up.
     pub tick: Duration,
-    pub supervision: SupervisionPolicy,
+    pub supervision: RestartPolicy,
     pub restart_budget: RestartBudget,
     /// Without progress for this long while it has work, an actor is
     /// stalled (and restarted after as long again).
@@ -165,26 +165,26 @@ impl Runtime {
         );
         let lifecycle = Arc::new(Lifecycle::new());
         let faults = FaultInjector::default();
-        let supervision = Supervision {
+        let spawner = Spawner {
             policy: config.supervision,
             registry: health.clone(),
             faults: faults.clone(),
             store: store.clone(),
         };
 
-        let raw_store = supervision.spawn(RawStore::factory(store.clone(), metrics.clone()));
+        let raw_store = spawner.spawn(RawStore::factory(store.clone(), metrics.clone()));
         let webhook = config
             .webhook
             .clone()
             .map(|settings| WebhookQueue::start(settings, store.clone(), metrics.clone()))
             .transpose()
             .map_err(|e| RuntimeError::Webhook(e.to_string()))?;
-        let alerter = supervision.spawn(Alerter::factory(
+        let alerter = spawner.spawn(Alerter::factory(
             store.clone(),
             metrics.clone(),
             webhook.clone(),
         ));
-        let scorer = supervision.spawn(Scorer::factory(
+        let scorer = spawner.spawn(Scorer::factory(
             store.clone(),
             config.thresholds,
             metrics.clone(),
@@ -195,12 +195,12 @@ impl Runtime {
         // serialize models: on their own thread, the Scorer never waits
         // for them.
         let promotion = actix::Arbiter::new();
-        let promoter = supervision.spawn_on(
+        let promoter = spawner.spawn_on(
             &promotion.handle(),
             Promoter::factory(store.clone(), scorer.link()),
         );
         let background = actix::Arbiter::new();
-        let retrainer = supervision.spawn_on(
+        let retrainer = spawner.spawn_on(
             &background.handle(),
             Retrainer::factory(
                 store.clone(),
@@ -217,7 +217,7 @@ impl Runtime {
                 },
             ),
         );
-        let feature_engine = supervision.spawn(FeatureEngine::factory(
+        let feature_engine = spawner.spawn(FeatureEngine::factory(
             store.clone(),
             config.features.clone(),
             metrics.clone(),
@@ -240,11 +240,11 @@ impl Runtime {
                     (ConsumerRole::Raw, raw_sinks),
                     (ConsumerRole::Features, feature_sinks),
                 ];
-                kafka_bus(settings, &store, &metrics, &supervision, sinks).await?
+                kafka_bus(settings, &store, &metrics, &spawner, sinks).await?
             }
         };
 
-        let drift_checker = supervision.spawn_on(
+        let drift_checker = spawner.spawn_on(
             &background.handle(),
             DriftChecker::factory(
                 store.clone(),
@@ -253,7 +253,7 @@ impl Runtime {
                 retrainer.link(),
             ),
         );
-        let producer = supervision.spawn(Producer::factory(
+        let producer = spawner.spawn(Producer::factory(
             config.producer.clone(),
             bus.clone(),
             metrics.clone(),
@@ -682,11 +682,11 @@ async fn kafka_bus(
     settings: &KafkaSettings,
     store: &Store,
     metrics: &Arc<Metrics>,
-    supervision: &Supervision,
+    spawner: &Spawner,
     sinks: [(ConsumerRole, ConsumerSinks); 2],
 ) -> Result<(Bus, Vec<KafkaConsumer>), RuntimeError> {
     let status = Arc::new(KafkaStatus::new(metrics.consumer_lag.clone()));
-    supervision.registry.watch_kafka(status.clone());
+    spawner.registry.watch_kafka(status.clone());
     let partition_count = ensure_topics(settings).await?;
     let publisher = KafkaPublisher::new(settings, status.clone(), metrics.clone())?;
     let services = ConsumerServices {
@@ -698,9 +698,7 @@ async fn kafka_bus(
     };
     let consumers = sinks
         .into_iter()
-        .map(|(role, sinks)| {
-            KafkaConsumer::start(settings, role, sinks, services.clone(), supervision)
-        })
+        .map(|(role, sinks)| KafkaConsumer::start(settings, role, sinks, services.clone(), spawner))
         .collect::<Result<Vec<_>, _>>()?;
     Ok((Bus::Kafka(publisher), consumers))
 }

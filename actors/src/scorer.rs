@@ -20,7 +20,7 @@ use crate::error::ActorError;
 use crate::messages::{FeatureBatch, Scored, ScoredBatch, SwapModel};
 use crate::metrics::Metrics;
 use crate::store::Store;
-use crate::supervisor::{Factory, Handles, Link, Worker};
+use crate::supervisor::{Factory, Link, Processes, Worker};
 
 /// The model being served and its registry version.
 struct Serving {
@@ -156,7 +156,7 @@ impl Worker for Scorer {
     const NAME: &'static str = "scorer";
 }
 
-impl Handles<FeatureBatch> for Scorer {
+impl Processes<FeatureBatch> for Scorer {
     type Reply = Vec<Scored>;
 
     async fn handle(&mut self, batch: &FeatureBatch) -> Result<Vec<Scored>, ActorError> {
@@ -190,7 +190,7 @@ impl Handles<FeatureBatch> for Scorer {
     }
 }
 
-impl Handles<SwapModel> for Scorer {
+impl Processes<SwapModel> for Scorer {
     type Reply = ();
 
     async fn handle(&mut self, swap: &SwapModel) -> Result<(), ActorError> {

@@ -25,8 +25,10 @@ use vigil_core::model::{Decision, FraudModel, Thresholds};
 use vigil_core::synth::{Generator, SynthConfig, SynthEvent};
 use vigil_core::{Label, Transaction};
 
-use crate::drift_checker::{DriftCheck, DriftSettings, Windows, check, windows_of};
 use crate::store::{DriftRow, ScoreRow};
+use uuid::Uuid;
+use vigil_core::drift::check::{DriftCheck, DriftSettings, Windows, check};
+use vigil_core::drift::simulated::windows_of;
 
 /// Short label delays, so that ten days of backfill hold enough labelled
 /// fraud to train on.
@@ -304,7 +306,7 @@ fn check_at(rows: &[Row], now: DateTime<Utc>) -> DriftCheck {
         times,
         settings.reference_rows,
     );
-    check(&windows(&reference, current), &settings, now)
+    check(&windows(&reference, current), &settings, now, Uuid::nil())
 }
 
 /// The windows of a check, the model's output included (as the store's
@@ -334,7 +336,12 @@ fn former_check_at(rows: &[Row], now: DateTime<Utc>) -> DriftCheck {
     let window = trained().window;
     let training = between(rows, window.start - TimeDelta::milliseconds(1), window.end);
     let reference = &training[training.len().saturating_sub(5_000)..];
-    check(&windows(reference, current), &DriftSettings::default(), now)
+    check(
+        &windows(reference, current),
+        &DriftSettings::default(),
+        now,
+        Uuid::nil(),
+    )
 }
 
 /// The checks every five minutes from `from` to `to`.

@@ -1,4 +1,9 @@
-//! Supervision: every Vigil actor is a *worker* hosted by a `Supervisor`.
+//! Supervision: every Vigil actor is a *worker* hosted by a `WorkerHost`.
+//!
+//! The names are not actix's: a [`Worker`] holds an actor's state and
+//! [`Processes`] its messages; the [`WorkerHost`] is the actix actor around
+//! it; a [`Spawner`] starts hosts under a [`RestartPolicy`] and hands out a
+//! [`WorkerHandle`], from which senders take a typed [`Link`] per message.
 //!
 //! actix's own `Supervisor` restarts an actor that stops but not one that
 //! panics (its mailbox just closes). Here the host catches both an error and
@@ -90,7 +95,7 @@ pub trait Worker: Unpin + 'static {
 }
 
 /// A worker that handles messages of type `M`.
-pub trait Handles<M>: Worker {
+pub trait Processes<M>: Worker {
     /// What the sender gets back on success.
     type Reply: 'static;
     /// Handles one message. An error (or a panic) restarts the worker.
@@ -99,7 +104,7 @@ pub trait Handles<M>: Worker {
 
 /// Every worker answers the liveness probe, through the same supervised
 /// path as its real messages (so faults can be injected into idle actors).
-impl<W: Worker> Handles<Healthz> for W {
+impl<W: Worker> Processes<Healthz> for W {
     type Reply = ();
     async fn handle(&mut self, _: &Healthz) -> Result<(), ActorError> {
         Ok(())
@@ -111,13 +116,13 @@ pub type Factory<W> = Arc<dyn Fn() -> LocalBoxFuture<'static, Result<W, ActorErr
 
 /// Backoff and mailbox settings shared by all supervised actors.
 #[derive(Debug, Clone, Copy)]
-pub struct SupervisionPolicy {
+pub struct RestartPolicy {
     pub backoff_initial: Duration,
     pub backoff_max: Duration,
     pub mailbox_capacity: usize,
 }
 
-impl SupervisionPolicy {
+impl RestartPolicy {
     /// The delay before the `n`-th consecutive restart (n ≥ 1).
     pub fn backoff(&self, n: u32) -> Duration {
         let factor = 2u32.saturating_pow(n.saturating_sub(1).min(16));
@@ -129,20 +134,20 @@ impl SupervisionPolicy {
 
 /// What every supervisor needs besides its worker's factory.
 #[derive(Clone)]
-pub struct Supervision {
-    pub policy: SupervisionPolicy,
+pub struct Spawner {
+    pub policy: RestartPolicy,
     pub registry: Arc<HealthRegistry>,
     pub faults: FaultInjector,
     pub store: Store,
 }
 
-impl Supervision {
+impl Spawner {
     /// Starts a supervised actor for workers built by `factory`, on the
     /// current arbiter.
-    pub fn spawn<W: Worker>(&self, factory: Factory<W>) -> Supervised<W> {
+    pub fn spawn<W: Worker>(&self, factory: Factory<W>) -> WorkerHandle<W> {
         let (health, build) = self.prepare(factory);
-        let addr = Supervisor::create(build);
-        Supervised { addr, health }
+        let addr = WorkerHost::create(build);
+        WorkerHandle { addr, health }
     }
 
     /// Starts a supervised actor on another arbiter (its own thread): for
@@ -152,10 +157,10 @@ impl Supervision {
         &self,
         arbiter: &ArbiterHandle,
         factory: Factory<W>,
-    ) -> Supervised<W> {
+    ) -> WorkerHandle<W> {
         let (health, build) = self.prepare(factory);
-        let addr = Supervisor::start_in_arbiter(arbiter, build);
-        Supervised { addr, health }
+        let addr = WorkerHost::start_in_arbiter(arbiter, build);
+        WorkerHandle { addr, health }
     }
 
     /// Registers the actor's health and returns how to build its
@@ -164,7 +169,7 @@ impl Supervision {
         let health = self.registry.register(W::NAME);
         let (policy, faults, store) = (self.policy, self.faults.clone(), self.store.clone());
         let care_health = health.clone();
-        let build: BuildSupervisor<W> = Box::new(move |ctx: &mut Context<Supervisor<W>>| {
+        let build: BuildSupervisor<W> = Box::new(move |ctx: &mut Context<WorkerHost<W>>| {
             ctx.set_mailbox_capacity(policy.mailbox_capacity);
             let care = Rc::new(Care {
                 factory,
@@ -174,7 +179,7 @@ impl Supervision {
                 store,
                 consecutive_failures: Cell::new(0),
             });
-            Supervisor { worker: None, care }
+            WorkerHost { worker: None, care }
         });
         (health, build)
     }
@@ -182,28 +187,28 @@ impl Supervision {
 
 /// Builds a supervisor inside its actor context, on whichever thread it
 /// will run.
-type BuildSupervisor<W> = Box<dyn FnOnce(&mut Context<Supervisor<W>>) -> Supervisor<W> + Send>;
+type BuildSupervisor<W> = Box<dyn FnOnce(&mut Context<WorkerHost<W>>) -> WorkerHost<W> + Send>;
 
 /// A running supervised actor: its address and its health record.
-pub struct Supervised<W: Worker> {
-    addr: Addr<Supervisor<W>>,
+pub struct WorkerHandle<W: Worker> {
+    addr: Addr<WorkerHost<W>>,
     health: Arc<ActorHealth>,
 }
 
-impl<W: Worker> Clone for Supervised<W> {
+impl<W: Worker> Clone for WorkerHandle<W> {
     fn clone(&self) -> Self {
-        Supervised {
+        WorkerHandle {
             addr: self.addr.clone(),
             health: self.health.clone(),
         }
     }
 }
 
-impl<W: Worker> Supervised<W> {
+impl<W: Worker> WorkerHandle<W> {
     /// A typed sending end for messages of type `M`.
     pub fn link<M, R>(&self) -> Link<M>
     where
-        W: Handles<M, Reply = R>,
+        W: Processes<M, Reply = R>,
         M: Message<Result = Result<R, Undelivered>> + Serialize + Send + 'static,
         R: Send + 'static,
     {
@@ -270,13 +275,13 @@ where
 }
 
 /// The actix actor hosting a worker.
-pub struct Supervisor<W: Worker> {
+pub struct WorkerHost<W: Worker> {
     /// `None` while a handler future owns the worker or it is being rebuilt.
     worker: Option<W>,
     care: Rc<Care<W>>,
 }
 
-impl<W: Worker> Actor for Supervisor<W> {
+impl<W: Worker> Actor for WorkerHost<W> {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
@@ -290,9 +295,9 @@ impl<W: Worker> Actor for Supervisor<W> {
     }
 }
 
-impl<W, M, R> Handler<M> for Supervisor<W>
+impl<W, M, R> Handler<M> for WorkerHost<W>
 where
-    W: Handles<M, Reply = R>,
+    W: Processes<M, Reply = R>,
     M: Message<Result = Result<R, Undelivered>> + Serialize + 'static,
     R: 'static,
 {
@@ -319,7 +324,7 @@ where
 struct Care<W: Worker> {
     factory: Factory<W>,
     health: Arc<ActorHealth>,
-    policy: SupervisionPolicy,
+    policy: RestartPolicy,
     faults: FaultInjector,
     store: Store,
     consecutive_failures: Cell<u32>,
@@ -330,7 +335,7 @@ impl<W: Worker> Care<W> {
     /// documentation describes. Returns the (possibly new) worker.
     async fn deliver<M>(&self, worker: Option<W>, msg: M) -> (W, Result<W::Reply, Undelivered>)
     where
-        W: Handles<M>,
+        W: Processes<M>,
         M: Serialize,
     {
         let mut worker = match worker {
@@ -371,7 +376,7 @@ impl<W: Worker> Care<W> {
     /// the watchdog (which may abort it).
     async fn attempt<M>(&self, worker: &mut W, msg: &M) -> Result<W::Reply, ActorError>
     where
-        W: Handles<M>,
+        W: Processes<M>,
     {
         let fault = self.faults.take(W::NAME);
         let run = async move {
@@ -501,7 +506,7 @@ mod tests {
 
     #[test]
     fn backoff_doubles_up_to_the_cap() {
-        let policy = SupervisionPolicy {
+        let policy = RestartPolicy {
             backoff_initial: Duration::from_millis(50),
             backoff_max: Duration::from_millis(300),
             mailbox_capacity: 8,

@@ -13,7 +13,7 @@ use vigil_core::model::dataset::{SplitError, time_split};
 use vigil_core::model::fraud_model::input_names;
 use vigil_core::model::gates::{QualityGates, Verdict, judge};
 use vigil_core::model::training::{Stage, Trained, TrainingParams, evaluate_model, train};
-use vigil_core::model::{FraudModel, plots};
+use vigil_core::model::{FraudModel, VersionMetrics, plots};
 
 use crate::error::ActorError;
 use crate::messages::TrainingOutcome;
@@ -104,15 +104,9 @@ pub async fn train_and_register(
         &trained.report.evaluation,
         champion.as_ref().map(|(_, e)| e),
     );
-    let metrics = metrics_json(&trained, champion.as_ref().map(|(v, e)| (*v, e)));
+    let metrics = VersionMetrics::new(&trained.report, champion.as_ref().map(|(v, e)| (*v, e)));
     let (version, registered_at) = store
-        .register_model(new_model(
-            &trained,
-            settings,
-            &verdict,
-            trigger,
-            metrics.clone(),
-        )?)
+        .register_model(new_model(&trained, settings, &verdict, trigger, &metrics)?)
         .await?;
     let model = Arc::new(trained.model);
     let mlflow = settings.mlflow_uri.as_ref().map(|uri| MlflowLog {
@@ -138,7 +132,7 @@ pub async fn train_and_register(
             version,
             promoted: verdict.promote,
             reason: verdict.reason,
-            metrics,
+            metrics: Box::new(metrics),
             train_seconds: trained.report.train_seconds,
         },
         promote,
@@ -166,39 +160,18 @@ fn skipped(reason: String) -> TrainingRun {
     }
 }
 
-/// The metrics stored with a version: its evaluation, and the production
-/// model's on the same window when there was one.
-fn metrics_json(
-    trained: &Trained,
-    champion: Option<(i32, &vigil_core::model::metrics::Evaluation)>,
-) -> Value {
-    let r = &trained.report;
-    json!({
-        "evaluation": r.evaluation,
-        "roc_auc": r.evaluation.roc_auc,
-        "pr_auc": r.evaluation.pr_auc,
-        "train_rows": r.train_rows,
-        "train_frauds": r.train_frauds,
-        "test_rows": r.test_rows,
-        "test_frauds": r.test_frauds,
-        "positive_weight": r.positive_weight,
-        "train_seconds": r.train_seconds,
-        "champion": champion.map(|(version, e)| json!({"version": version, "pr_auc": e.pr_auc, "roc_auc": e.roc_auc})),
-    })
-}
-
 fn new_model(
     trained: &Trained,
     settings: &TrainingSettings,
     verdict: &Verdict,
     trigger: &str,
-    metrics: Value,
+    metrics: &VersionMetrics,
 ) -> Result<NewModel, ActorError> {
     let r = &trained.report;
     Ok(NewModel {
         algorithm: ALGORITHM.to_owned(),
         params: json!({"training": settings.params, "gates": settings.gates, "trigger": trigger}),
-        metrics,
+        metrics: json!(metrics),
         feature_schema: json!(input_names()),
         model: trained.model.to_bytes(),
         artifacts: artifacts(r)?,
@@ -255,7 +228,7 @@ fn mlflow_run(
     version: i32,
     report: &vigil_core::model::training::TrainingReport,
     verdict: &Verdict,
-    metrics: &Value,
+    metrics: &VersionMetrics,
     model: &FraudModel,
     settings: &TrainingSettings,
 ) -> MlflowRun {
@@ -281,7 +254,7 @@ fn mlflow_run(
             MlflowArtifact {
                 path: "metrics.json".into(),
                 content_type: "application/json".into(),
-                bytes: metrics.to_string().into_bytes(),
+                bytes: json!(metrics).to_string().into_bytes(),
             },
             MlflowArtifact {
                 path: format!("{MODEL_ARTIFACT_DIR}/model.json"),

@@ -31,12 +31,12 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
-use vigil_actors::drift_checker::{
-    CATEGORICAL_FEATURES, DriftSettings, NUMERIC_FEATURES, Windows, check, simulated_rows,
-    windows_of,
-};
-use vigil_actors::store::DriftRow;
+use uuid::Uuid;
 use vigil_core::drift::StatTest;
+use vigil_core::drift::check::{
+    CATEGORICAL_FEATURES, DriftRow, DriftSettings, NUMERIC_FEATURES, Windows, check,
+};
+use vigil_core::drift::simulated::{simulated_rows, windows_of};
 use vigil_core::synth::SynthConfig;
 
 /// Rows of the reference window (`DriftSettings::reference_rows`).
@@ -106,7 +106,7 @@ fn drift(c: &mut Criterion) {
 
     let mut results = Vec::new();
     for (name, settings) in [("wasserstein", &wasserstein), ("ks", &ks)] {
-        let result = check(&windows, settings, now);
+        let result = check(&windows, settings, now, Uuid::nil());
         assert_eq!(
             result.num_features_checked,
             NUMERIC_FEATURES.len() + CATEGORICAL_FEATURES.len()
@@ -139,10 +139,10 @@ fn drift(c: &mut Criterion) {
     let mut group = c.benchmark_group("drift");
     group.measurement_time(Duration::from_secs(10));
     group.bench_function("check_wasserstein", |b| {
-        b.iter(|| black_box(check(black_box(&windows), &wasserstein, now)))
+        b.iter(|| black_box(check(black_box(&windows), &wasserstein, now, Uuid::nil())))
     });
     group.bench_function("check_ks", |b| {
-        b.iter(|| black_box(check(black_box(&windows), &ks, now)))
+        b.iter(|| black_box(check(black_box(&windows), &ks, now, Uuid::nil())))
     });
     group.finish();
 }
@@ -190,14 +190,7 @@ fn write_window(path: &Path, rows: &[DriftRow]) -> std::io::Result<()> {
         }
         let categories: Vec<&str> = CATEGORICAL_FEATURES
             .iter()
-            .map(|name| {
-                let value = match *name {
-                    "channel" => &row.channel,
-                    "country" => &row.country,
-                    other => panic!("no export for categorical feature {other}"),
-                };
-                value.as_deref().unwrap_or("(missing)")
-            })
+            .map(|name| row.category(name).unwrap_or("(missing)"))
             .collect();
         writeln!(out, "{}", categories.join(","))?;
     }

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Evidently's DataDriftPreset on the exact windows Vigil's drift check bench runs on.
 
-The drift bench (actors/benches/drift.rs) exports the 5,000-row reference
+The drift bench (core/benches/drift.rs) exports the 5,000-row reference
 and 1,000-row current windows of the default synthetic population — the
 11 monitored columns: 9 numeric features, `channel` and `country` — and
 the per-feature results of Vigil's check with the default tests (normed
@@ -18,7 +18,7 @@ Evidently's.
 
 Run from the repository root:
 
-    VIGIL_EXPORT_DRIFT=/tmp/vigil-drift cargo bench -p vigil-actors --bench drift
+    VIGIL_EXPORT_DRIFT=/tmp/vigil-drift cargo bench -p vigil-core --bench drift
     python3.11 -m venv /tmp/evidently-venv
     /tmp/evidently-venv/bin/pip install evidently 'pandas<3'
     /tmp/evidently-venv/bin/python scripts/bench/evidently_compare.py /tmp/vigil-drift

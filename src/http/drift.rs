@@ -8,11 +8,9 @@ use serde_json::json;
 use std::collections::BTreeMap;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
-use vigil_actors::drift_checker::{
-    CATEGORICAL_FEATURES, DriftCheck, DriftStatus, NUMERIC_FEATURES, WindowInfo, read_windows,
-};
+use vigil_actors::drift_checker::{DriftCheck, DriftStatus, WindowInfo, read_windows};
 use vigil_actors::messages::CheckDrift;
-use vigil_actors::store::DriftRow;
+use vigil_core::drift::stats::{CategoryWindows, NumericWindows, WindowStats};
 
 use super::audit::audited;
 use super::auth::require_admin;
@@ -179,35 +177,6 @@ pub async fn history(
     }))
 }
 
-/// Summary statistics of one numeric feature in one window; the
-/// statistics are `null` when the window has no finite value.
-#[derive(Debug, Serialize, ToSchema)]
-struct NumericSummary {
-    count: usize,
-    mean: Option<f64>,
-    std: Option<f64>,
-    min: Option<f64>,
-    p25: Option<f64>,
-    median: Option<f64>,
-    p75: Option<f64>,
-    max: Option<f64>,
-}
-
-/// One numeric feature in both windows.
-#[derive(Debug, Serialize, ToSchema)]
-struct NumericWindows {
-    reference: NumericSummary,
-    current: NumericSummary,
-}
-
-/// One categorical feature's counts per category (`(missing)` for rows
-/// without one) in both windows.
-#[derive(Debug, Serialize, ToSchema)]
-struct CategoryWindows {
-    reference: BTreeMap<String, u64>,
-    current: BTreeMap<String, u64>,
-}
-
 /// What `GET /drift/stats` answers.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DriftStats {
@@ -241,46 +210,10 @@ pub async fn stats(state: web::Data<AppState>) -> Result<HttpResponse, ApiError>
                 .with_detail(json!(e.to_string()))
         })?;
     let total = state.store.count_feature_rows().await?;
-    let numeric = NUMERIC_FEATURES
-        .iter()
-        .map(|name| {
-            let pick = |rows: &[DriftRow]| {
-                numeric_summary(
-                    rows.iter()
-                        .map(|r| r.features.get(name).unwrap_or(f64::NAN)),
-                )
-            };
-            let windows = NumericWindows {
-                reference: pick(&windows.reference),
-                current: pick(&windows.current),
-            };
-            (name.to_string(), windows)
-        })
-        .collect();
-    let categorical = CATEGORICAL_FEATURES
-        .iter()
-        .map(|name| {
-            let pick = |rows: &[DriftRow]| {
-                let mut counts = std::collections::BTreeMap::<String, u64>::new();
-                for r in rows {
-                    let value = if *name == "channel" {
-                        &r.channel
-                    } else {
-                        &r.country
-                    };
-                    *counts
-                        .entry(value.clone().unwrap_or_else(|| "(missing)".into()))
-                        .or_default() += 1;
-                }
-                counts
-            };
-            let windows = CategoryWindows {
-                reference: pick(&windows.reference),
-                current: pick(&windows.current),
-            };
-            (name.to_string(), windows)
-        })
-        .collect();
+    let WindowStats {
+        numeric,
+        categorical,
+    } = WindowStats::of(&windows);
     Ok(HttpResponse::Ok().json(DriftStats {
         rows_with_features: total,
         reference_rows: windows.reference.len(),
@@ -290,25 +223,6 @@ pub async fn stats(state: web::Data<AppState>) -> Result<HttpResponse, ApiError>
         numeric,
         categorical,
     }))
-}
-
-fn numeric_summary(values: impl Iterator<Item = f64>) -> NumericSummary {
-    let mut v: Vec<f64> = values.filter(|x| x.is_finite()).collect();
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    let quantile = |q: f64| (n > 0).then(|| v[((n - 1) as f64 * q).round() as usize]);
-    let mean = (n > 0).then(|| v.iter().sum::<f64>() / n as f64);
-    let std = mean.map(|m| (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / n as f64).sqrt());
-    NumericSummary {
-        count: n,
-        mean,
-        std,
-        min: v.first().copied(),
-        p25: quantile(0.25),
-        median: quantile(0.5),
-        p75: quantile(0.75),
-        max: v.last().copied(),
-    }
 }
 
 async fn run(state: &AppState) -> Result<DriftCheck, ApiError> {

@@ -6,7 +6,7 @@ use actix_web::{HttpResponse, get, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 use vigil_actors::bus::kafka::KafkaSnapshot;
-use vigil_actors::health::{ActorSnapshot, ActorState};
+use vigil_actors::health::{ActorSnapshot, ActorState, StoreState};
 use vigil_actors::lifecycle::{LifecycleSnapshot, Phase, PhaseProgress};
 
 use super::AppState;
@@ -38,13 +38,6 @@ enum Verdict {
     /// A graceful stop is under way.
     Stopping,
     Unhealthy,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-enum StoreState {
-    Ok,
-    Unavailable,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -89,11 +82,7 @@ pub async fn summary(state: web::Data<AppState>) -> HttpResponse {
         status,
         phase: lifecycle.phase,
         progress: lifecycle.progress,
-        store: if report.store == "ok" {
-            StoreState::Ok
-        } else {
-            StoreState::Unavailable
-        },
+        store: report.store,
         actors: report
             .actors
             .iter()

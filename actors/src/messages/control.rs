@@ -74,7 +74,9 @@ pub enum TrainingOutcome {
         version: i32,
         promoted: bool,
         reason: String,
-        metrics: serde_json::Value,
+        /// As stored with the version (`GET /models`).
+        #[schema(value_type = Object)]
+        metrics: Box<vigil_core::model::VersionMetrics>,
         train_seconds: f64,
     },
     /// There was not enough labelled data; nothing was registered.

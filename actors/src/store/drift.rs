@@ -11,20 +11,12 @@ use sea_orm::{
 };
 use uuid::Uuid;
 use vigil_core::drift::windows::{TimesOfDay, stride};
-use vigil_core::features::FeatureVector;
+
+pub use vigil_core::drift::check::{DriftRow, ScoreRow};
 
 use super::Store;
 use super::entity::{drift_report, raw_event, score, transaction_feature};
 use super::features::vector;
-
-/// One transaction as a drift check sees it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DriftRow {
-    pub time: DateTime<Utc>,
-    pub features: FeatureVector,
-    pub country: Option<String>,
-    pub channel: Option<String>,
-}
 
 /// Which rows make up a window (see `vigil_core::drift::windows`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,13 +34,6 @@ pub enum WindowSpec {
         times: TimesOfDay,
         n: u64,
     },
-}
-
-/// A model output row.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ScoreRow {
-    pub fraud_probability: f64,
-    pub decision: String,
 }
 
 /// A drift check to store.

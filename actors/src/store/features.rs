@@ -1,15 +1,19 @@
 //! `transaction_features`: one row per transaction, one column per feature,
 //! idempotent on `transaction_id`.
 
+use std::str::FromStr;
+use std::sync::LazyLock;
+
 use chrono::Utc;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
+    ActiveModelTrait,
     ActiveValue::{NotSet, Set},
-    DbErr, EntityTrait, QueryOrder, TransactionTrait,
+    DbErr, EntityTrait, ModelTrait, QueryOrder, TransactionTrait, Value,
 };
 use uuid::Uuid;
 use vigil_core::Transaction;
-use vigil_core::features::FeatureVector;
+use vigil_core::features::{FEATURE_NAMES, FeatureVector, N};
 
 use super::Store;
 use super::entity::transaction_feature::{self, Column};
@@ -44,7 +48,7 @@ impl Store {
                     .do_nothing()
                     .to_owned(),
                 OnExisting::Replace => OnConflict::column(Column::TransactionId)
-                    .update_columns(feature_columns())
+                    .update_columns(feature_columns().iter().copied())
                     .update_column(Column::ComputedAt)
                     .to_owned(),
             };
@@ -68,36 +72,17 @@ impl Store {
     }
 }
 
-fn feature_columns() -> Vec<Column> {
-    use Column::*;
-    vec![
-        Amount,
-        AmountZscore,
-        UserAvgAmount30d,
-        UserTxnCount10m,
-        UserTxnCount1h,
-        UserTxnCount24h,
-        UserTxnCount7d,
-        UserAmountSum1h,
-        UserAmountSum24h,
-        UniqueCountries24h,
-        UniqueMerchants24h,
-        CountryChangeFlag,
-        DeviceChangeFlag,
-        UserMerchantFirstTime,
-        HourOfDay,
-        DayOfWeek,
-        IsWeekend,
-        IsNight,
-        MinutesSinceLastTxn,
-        ChannelEncoded,
-        MerchantTxnCount1d,
-        MerchantTxnCount7d,
-        MerchantTxnCount30d,
-        MerchantFraudRate1d,
-        MerchantFraudRate7d,
-        MerchantFraudRate30d,
-    ]
+/// The feature columns in [`FEATURE_NAMES`] order: each is named as its
+/// feature, so the list in `vigil_core::features` is the only one to edit
+/// (with a migration adding the column and a field of the entity).
+fn feature_columns() -> &'static [Column; N] {
+    static COLUMNS: LazyLock<[Column; N]> = LazyLock::new(|| {
+        FEATURE_NAMES.map(|name| {
+            Column::from_str(name)
+                .unwrap_or_else(|_| panic!("transaction_features has no column {name}"))
+        })
+    });
+    &COLUMNS
 }
 
 fn active_model(
@@ -105,74 +90,29 @@ fn active_model(
     f: &FeatureVector,
     computed_at: chrono::DateTime<Utc>,
 ) -> transaction_feature::ActiveModel {
-    transaction_feature::ActiveModel {
+    let mut model = transaction_feature::ActiveModel {
         transaction_id: Set(t.transaction_id),
         user_id: Set(t.user_id.clone()),
         merchant_id: Set(t.merchant_id.clone()),
         event_time: Set(t.timestamp),
         computed_at: Set(computed_at),
-        amount: Set(Some(f.amount)),
-        amount_zscore: Set(Some(f.amount_zscore)),
-        user_avg_amount_30d: Set(Some(f.user_avg_amount_30d)),
-        user_txn_count_10m: Set(Some(f.user_txn_count_10m)),
-        user_txn_count_1h: Set(Some(f.user_txn_count_1h)),
-        user_txn_count_24h: Set(Some(f.user_txn_count_24h)),
-        user_txn_count_7d: Set(Some(f.user_txn_count_7d)),
-        user_amount_sum_1h: Set(Some(f.user_amount_sum_1h)),
-        user_amount_sum_24h: Set(Some(f.user_amount_sum_24h)),
-        unique_countries_24h: Set(Some(f.unique_countries_24h)),
-        unique_merchants_24h: Set(Some(f.unique_merchants_24h)),
-        country_change_flag: Set(Some(f.country_change_flag)),
-        device_change_flag: Set(Some(f.device_change_flag)),
-        user_merchant_first_time: Set(Some(f.user_merchant_first_time)),
-        hour_of_day: Set(Some(f.hour_of_day)),
-        day_of_week: Set(Some(f.day_of_week)),
-        is_weekend: Set(Some(f.is_weekend)),
-        is_night: Set(Some(f.is_night)),
-        minutes_since_last_txn: Set(Some(f.minutes_since_last_txn)),
-        channel_encoded: Set(Some(f.channel_encoded)),
-        merchant_txn_count_1d: Set(Some(f.merchant_txn_count_1d)),
-        merchant_txn_count_7d: Set(Some(f.merchant_txn_count_7d)),
-        merchant_txn_count_30d: Set(Some(f.merchant_txn_count_30d)),
-        merchant_fraud_rate_1d: Set(Some(f.merchant_fraud_rate_1d)),
-        merchant_fraud_rate_7d: Set(Some(f.merchant_fraud_rate_7d)),
-        merchant_fraud_rate_30d: Set(Some(f.merchant_fraud_rate_30d)),
         // Written by the label path only (`fraud.rs`).
         fraud_known_at: NotSet,
+        ..ActiveModelTrait::default()
+    };
+    for (column, value) in feature_columns().iter().zip(f.to_array()) {
+        model.set(*column, Some(value).into());
     }
+    model
 }
 
 /// A stored row as a vector; a missing (NULL) feature reads as NaN.
 pub(super) fn vector(r: &transaction_feature::Model) -> FeatureVector {
-    let v = |x: Option<f64>| x.unwrap_or(f64::NAN);
-    FeatureVector {
-        amount: v(r.amount),
-        amount_zscore: v(r.amount_zscore),
-        user_avg_amount_30d: v(r.user_avg_amount_30d),
-        user_txn_count_10m: v(r.user_txn_count_10m),
-        user_txn_count_1h: v(r.user_txn_count_1h),
-        user_txn_count_24h: v(r.user_txn_count_24h),
-        user_txn_count_7d: v(r.user_txn_count_7d),
-        user_amount_sum_1h: v(r.user_amount_sum_1h),
-        user_amount_sum_24h: v(r.user_amount_sum_24h),
-        unique_countries_24h: v(r.unique_countries_24h),
-        unique_merchants_24h: v(r.unique_merchants_24h),
-        country_change_flag: v(r.country_change_flag),
-        device_change_flag: v(r.device_change_flag),
-        user_merchant_first_time: v(r.user_merchant_first_time),
-        hour_of_day: v(r.hour_of_day),
-        day_of_week: v(r.day_of_week),
-        is_weekend: v(r.is_weekend),
-        is_night: v(r.is_night),
-        minutes_since_last_txn: v(r.minutes_since_last_txn),
-        channel_encoded: v(r.channel_encoded),
-        merchant_txn_count_1d: v(r.merchant_txn_count_1d),
-        merchant_txn_count_7d: v(r.merchant_txn_count_7d),
-        merchant_txn_count_30d: v(r.merchant_txn_count_30d),
-        merchant_fraud_rate_1d: v(r.merchant_fraud_rate_1d),
-        merchant_fraud_rate_7d: v(r.merchant_fraud_rate_7d),
-        merchant_fraud_rate_30d: v(r.merchant_fraud_rate_30d),
-    }
+    let columns = feature_columns();
+    FeatureVector::from_array(std::array::from_fn(|i| match r.get(columns[i]) {
+        Value::Double(Some(value)) => value,
+        _ => f64::NAN,
+    }))
 }
 
 impl Store {
@@ -206,5 +146,40 @@ impl Store {
             owed.extend(rows.iter().map(|r| (r.transaction_id, vector(r))));
         }
         Ok(owed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{IdenStatic, TryIntoModel};
+
+    use super::*;
+
+    #[test]
+    fn every_feature_has_the_column_of_its_name() {
+        let names: Vec<&str> = feature_columns().iter().map(|c| c.as_str()).collect();
+        assert_eq!(names, FEATURE_NAMES);
+    }
+
+    #[test]
+    fn a_vector_round_trips_through_a_row() {
+        let vector_in = FeatureVector::from_array(std::array::from_fn(|i| i as f64 * 1.5 - 3.0));
+        let transaction = vigil_core::Transaction {
+            transaction_id: Uuid::nil(),
+            user_id: "u1".into(),
+            merchant_id: "m1".into(),
+            merchant_category: None,
+            amount: 12.5,
+            currency: None,
+            country: None,
+            device_id: None,
+            channel: None,
+            timestamp: chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
+        };
+        let mut row = active_model(&transaction, &vector_in, Utc::now());
+        row.fraud_known_at = Set(None);
+        let row = row.try_into_model().expect("every column set");
+        assert_eq!(vector(&row), vector_in);
+        assert_eq!(row.user_txn_count_1h, Some(vector_in.user_txn_count_1h));
     }
 }

@@ -34,13 +34,16 @@
 //! no statistics crate is used.
 
 pub mod binning;
+pub mod check;
 mod chi_square;
 mod jensen_shannon;
 mod kolmogorov;
 mod ks;
 mod psi;
 mod report;
+pub mod simulated;
 mod special;
+pub mod stats;
 mod wasserstein;
 pub mod windows;
 

@@ -109,7 +109,7 @@ impl Engine {
         Engine { state }
     }
 
-    /// `Handles<TransactionBatch>`: redeliveries skipped, first row kept.
+    /// `Processes<TransactionBatch>`: redeliveries skipped, first row kept.
     fn transactions(&mut self, store: &mut Store, transactions: &[Transaction]) {
         for t in transactions {
             let id = t.transaction_id;
@@ -142,7 +142,7 @@ impl Engine {
         owed.len()
     }
 
-    /// `Handles<LabelBatch>`: each label resolved against the featurized
+    /// `Processes<LabelBatch>`: each label resolved against the featurized
     /// transaction, counted if it changes what is known, recorded.
     fn labels(&mut self, store: &mut Store, labels: &[Label]) {
         for l in labels {

@@ -168,7 +168,7 @@ pub use history::{HistoryEvent, compute_history, order_history};
 pub use labels::{FraudLabel, LabelEffect, LabelResolver};
 pub use memory::StateBytes;
 pub use state::{EVICT_EVERY, FeatureState};
-pub use vector::{FEATURE_NAMES, FeatureVector, N};
+pub use vector::{FEATURE_NAMES, FeatureVector, MONITORED_FEATURES, N};
 
 /// Settings of the feature computation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -2,10 +2,15 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Declares the features once: the struct fields, their names and their
-/// order all come from this list, so they cannot drift apart.
+/// Declares the features once: the struct fields, their names, their
+/// order and which ones the drift checker watches all come from this list,
+/// so they cannot drift apart. The store's columns are looked up by these
+/// names too (`actors/src/store/features.rs`).
+///
+/// `name: monitored` marks a feature whose distribution the drift checks
+/// compare between windows.
 macro_rules! features {
-    ($( $(#[doc = $doc:literal])+ $name:ident, )+) => {
+    ($( $(#[doc = $doc:literal])+ $name:ident $(: $kind:ident)?, )+) => {
         /// The features of one transaction, one field per name in [`FEATURE_NAMES`].
         #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
         pub struct FeatureVector {
@@ -14,6 +19,9 @@ macro_rules! features {
 
         /// The feature names, in the order of [`FeatureVector::to_array`].
         pub const FEATURE_NAMES: [&str; N] = [$(stringify!($name),)+];
+
+        /// The features the drift checks compare, in [`FEATURE_NAMES`] order.
+        pub const MONITORED_FEATURES: &[&str] = &[$($(kind!($kind, $name),)?)+];
 
         impl FeatureVector {
             /// The values in [`FEATURE_NAMES`] order.
@@ -38,32 +46,39 @@ macro_rules! features {
     };
 }
 
+/// The name of a feature marked `monitored`; any other mark does not compile.
+macro_rules! kind {
+    (monitored, $name:ident) => {
+        stringify!($name)
+    };
+}
+
 /// Number of features.
 pub const N: usize = 26;
 
 features! {
     /// The transaction amount as received.
-    amount,
+    amount: monitored,
     /// (amount − mean) / population std of the user's previous transactions in 30 days; 0 with fewer than 2 or std 0.
-    amount_zscore,
+    amount_zscore: monitored,
     /// Mean amount of the user's transactions in 30 days, this one included.
     user_avg_amount_30d,
     /// The user's transactions in the last 10 minutes, this one included.
     user_txn_count_10m,
     /// The user's transactions in the last hour, this one included.
-    user_txn_count_1h,
+    user_txn_count_1h: monitored,
     /// The user's transactions in the last 24 hours, this one included.
-    user_txn_count_24h,
+    user_txn_count_24h: monitored,
     /// The user's transactions in the last 7 days, this one included.
     user_txn_count_7d,
     /// Sum of the user's amounts in the last hour, this one included.
-    user_amount_sum_1h,
+    user_amount_sum_1h: monitored,
     /// Sum of the user's amounts in the last 24 hours, this one included.
-    user_amount_sum_24h,
+    user_amount_sum_24h: monitored,
     /// Distinct countries of the user's transactions in 24 hours (missing countries not counted).
-    unique_countries_24h,
+    unique_countries_24h: monitored,
     /// Distinct merchants of the user's transactions in 24 hours.
-    unique_merchants_24h,
+    unique_merchants_24h: monitored,
     /// 1 when this and the user's previous transaction (within 30 days) both have a country and they differ (several previous ones at the same millisecond: any of them).
     country_change_flag,
     /// 1 when this transaction has a device and the user's previous one with a device (within 30 days) had another (several at the same millisecond: any of them).
@@ -71,7 +86,7 @@ features! {
     /// 1 when the user has no transaction at this merchant in the previous 30 days.
     user_merchant_first_time,
     /// Hour of the day, 0–23, UTC.
-    hour_of_day,
+    hour_of_day: monitored,
     /// Day of the week, 0 = Monday … 6 = Sunday, UTC.
     day_of_week,
     /// 1 on Saturday and Sunday (UTC).
@@ -131,6 +146,24 @@ mod tests {
             "merchant_fraud_rate_30d",
         ];
         assert_eq!(FEATURE_NAMES, expected);
+    }
+
+    #[test]
+    fn the_monitored_features_are_marked_in_the_list() {
+        assert_eq!(
+            MONITORED_FEATURES,
+            [
+                "amount",
+                "amount_zscore",
+                "user_txn_count_1h",
+                "user_txn_count_24h",
+                "user_amount_sum_1h",
+                "user_amount_sum_24h",
+                "unique_countries_24h",
+                "unique_merchants_24h",
+                "hour_of_day",
+            ]
+        );
     }
 
     #[test]

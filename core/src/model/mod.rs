@@ -22,6 +22,8 @@ pub mod plots;
 pub mod prequential;
 pub mod simulate;
 pub mod training;
+pub mod version_metrics;
 
 pub use decision::{Decision, Thresholds};
 pub use fraud_model::{FraudModel, ModelError, Prediction};
+pub use version_metrics::VersionMetrics;

@@ -40,7 +40,7 @@ use crate::error::{ActorError, Undelivered};
 use crate::messages::{EventSource, LabelBatch, OwnPartitions, TransactionBatch};
 use crate::metrics::Metrics;
 use crate::store::{DeadLetter, Store};
-use crate::supervisor::{Factory, Handles, Link, Supervision, Worker};
+use crate::supervisor::{Factory, Link, Processes, Spawner, Worker};
 
 /// Which of the two groups a consumer belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,13 +162,13 @@ pub struct KafkaConsumer {
 
 impl KafkaConsumer {
     /// Joins the role's group, subscribes and starts consuming, under
-    /// `supervision`.
+    /// `spawner`.
     pub fn start(
         settings: &KafkaSettings,
         role: ConsumerRole,
         sinks: ConsumerSinks,
         services: ConsumerServices,
-        supervision: &Supervision,
+        spawner: &Spawner,
     ) -> Result<Self, KafkaError> {
         let pipeline = Arc::new(Pipeline {
             role,
@@ -185,10 +185,10 @@ impl KafkaConsumer {
         let (stop, stopped) = watch::channel(false);
         let driver = match role {
             ConsumerRole::Raw => {
-                spawn_member::<RawGroup>(settings, pipeline, first, stopped, supervision)
+                spawn_member::<RawGroup>(settings, pipeline, first, stopped, spawner)
             }
             ConsumerRole::Features => {
-                spawn_member::<FeaturesGroup>(settings, pipeline, first, stopped, supervision)
+                spawn_member::<FeaturesGroup>(settings, pipeline, first, stopped, spawner)
             }
         };
         Ok(KafkaConsumer {
@@ -218,9 +218,9 @@ fn spawn_member<G: GroupRole>(
     pipeline: Arc<Pipeline>,
     first: StreamConsumer<VigilContext>,
     stopped: watch::Receiver<bool>,
-    supervision: &Supervision,
+    spawner: &Spawner,
 ) -> JoinHandle<()> {
-    let member = supervision.spawn(member_factory::<G>(
+    let member = spawner.spawn(member_factory::<G>(
         settings.clone(),
         pipeline,
         first,
@@ -325,7 +325,7 @@ pub(super) struct Received {
     pub payload: Vec<u8>,
 }
 
-impl<G: GroupRole> Handles<ConsumeNext> for GroupMember<G> {
+impl<G: GroupRole> Processes<ConsumeNext> for GroupMember<G> {
     type Reply = usize;
 
     async fn handle(&mut self, _: &ConsumeNext) -> Result<usize, ActorError> {
@@ -409,7 +409,7 @@ impl<G: GroupRole> Handles<ConsumeNext> for GroupMember<G> {
     }
 }
 
-impl<G: GroupRole> Handles<Leave> for GroupMember<G> {
+impl<G: GroupRole> Processes<Leave> for GroupMember<G> {
     type Reply = ();
 
     async fn handle(&mut self, _: &Leave) -> Result<(), ActorError> {
