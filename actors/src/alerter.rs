@@ -35,7 +35,7 @@ impl Alerter {
         metrics: Arc<Metrics>,
         webhook: Option<WebhookQueue>,
     ) -> Factory<Alerter> {
-        Arc::new(move || {
+        Arc::new(move |_| {
             let alerter = Alerter {
                 store: store.clone(),
                 metrics: metrics.clone(),
@@ -48,6 +48,7 @@ impl Alerter {
 
 impl Worker for Alerter {
     const NAME: &'static str = "alerter";
+    type Kept = ();
 }
 
 impl Processes<ScoredBatch> for Alerter {

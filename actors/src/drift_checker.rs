@@ -51,7 +51,7 @@ impl DriftChecker {
         metrics: Arc<Metrics>,
         retrainer: Link<Retrain>,
     ) -> Factory<DriftChecker> {
-        Arc::new(move || {
+        Arc::new(move |_| {
             let checker = DriftChecker {
                 store: store.clone(),
                 settings: settings.clone(),
@@ -196,6 +196,7 @@ pub async fn read_windows(store: &Store, settings: &DriftSettings) -> Result<Win
 
 impl Worker for DriftChecker {
     const NAME: &'static str = "drift_checker";
+    type Kept = ();
 }
 
 impl Processes<CheckDrift> for DriftChecker {
@@ -241,33 +242,8 @@ impl Processes<CheckDrift> for DriftChecker {
 
 #[cfg(test)]
 mod tests {
-    use chrono::{TimeDelta, TimeZone};
-
     use super::*;
-    use vigil_core::drift::check::DriftRow;
-    use vigil_core::drift::simulated::{simulated_rows, windows_of};
-    use vigil_core::synth::SynthConfig;
-
-    /// Five weekdays of a 500-holder population, amounts multiplied by
-    /// `factor` on the last day. Reference: days two to four (the first
-    /// day warms up the 24-hour windows); current: the last day — whole
-    /// days, so the time of day is comparable.
-    fn windows(factor: f64) -> Windows {
-        let start = Utc.with_ymd_and_hms(2026, 3, 2, 0, 0, 0).unwrap(); // a Monday
-        let shift_from = start + TimeDelta::days(4);
-        let config = SynthConfig {
-            users: 500,
-            merchants: 200,
-            ..SynthConfig::default()
-        };
-        let day = |n| start + TimeDelta::days(n);
-        let rows = simulated_rows(&config, start, day(5), (shift_from, factor));
-        let (reference, rest): (Vec<DriftRow>, Vec<DriftRow>) = rows
-            .into_iter()
-            .partition(|r| r.time >= day(1) && r.time < day(4));
-        let current = rest.into_iter().filter(|r| r.time >= shift_from).collect();
-        windows_of(reference, current)
-    }
+    use vigil_core::drift::simulated::shifted_week as windows;
 
     /// The value of one sample in Prometheus text, e.g.
     /// `fraud_drift_current_mean{feature="amount"}`.

@@ -22,7 +22,7 @@
 //! forwarded again with its stored features.
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::TimeDelta;
@@ -36,7 +36,7 @@ use crate::error::ActorError;
 use crate::messages::{FeatureBatch, LabelBatch, OwnPartitions, TransactionBatch};
 use crate::metrics::Metrics;
 use crate::store::{HistoryScope, OnExisting, Store};
-use crate::supervisor::{Factory, Link, Processes, Worker};
+use crate::supervisor::{Factory, Kept, Link, Processes, Worker};
 
 /// Computes, stores and forwards features.
 pub struct FeatureEngine {
@@ -45,9 +45,9 @@ pub struct FeatureEngine {
     config: FeatureConfig,
     metrics: Arc<Metrics>,
     scorer: Link<FeatureBatch>,
-    /// The partitions owned (Kafka); None = every user. Shared with the
-    /// factory so a restarted engine rebuilds the same users.
-    ownership: Arc<Mutex<Option<OwnPartitions>>>,
+    /// The partitions owned (Kafka); None = every user. Kept across
+    /// restarts so that a restarted engine rebuilds the same users.
+    ownership: Kept<Option<OwnPartitions>>,
     /// When `fraud_feature_state_bytes` was last set.
     size_reported_at: Option<Instant>,
 }
@@ -64,17 +64,15 @@ impl FeatureEngine {
         metrics: Arc<Metrics>,
         scorer: Link<FeatureBatch>,
     ) -> Factory<FeatureEngine> {
-        let ownership = Arc::new(Mutex::new(None));
-        Arc::new(move || {
-            let (store, config, metrics, scorer, ownership) = (
+        Arc::new(move |ownership: Kept<Option<OwnPartitions>>| {
+            let (store, config, metrics, scorer) = (
                 store.clone(),
                 config.clone(),
                 metrics.clone(),
                 scorer.clone(),
-                ownership.clone(),
             );
             Box::pin(async move {
-                let owned = lock(&ownership).clone();
+                let owned = ownership.lock().clone();
                 let state = rebuild_state(&store, config.clone(), owned.as_ref()).await?;
                 Ok(FeatureEngine {
                     state,
@@ -88,12 +86,6 @@ impl FeatureEngine {
             })
         })
     }
-}
-
-fn lock(
-    ownership: &Mutex<Option<OwnPartitions>>,
-) -> std::sync::MutexGuard<'_, Option<OwnPartitions>> {
-    ownership.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl OwnPartitions {
@@ -141,6 +133,7 @@ pub async fn rebuild_state(
 
 impl Worker for FeatureEngine {
     const NAME: &'static str = "feature_engine";
+    type Kept = Option<OwnPartitions>;
 }
 
 impl Processes<TransactionBatch> for FeatureEngine {
@@ -232,7 +225,8 @@ impl FeatureEngine {
 
     /// Whether this process owns `user_id` (every user when not on Kafka).
     fn owns(&self, user_id: &str) -> bool {
-        lock(&self.ownership)
+        self.ownership
+            .lock()
             .as_ref()
             .is_none_or(|o| o.owns(user_id))
     }
@@ -257,7 +251,7 @@ impl Processes<OwnPartitions> for FeatureEngine {
 
     async fn handle(&mut self, owned: &OwnPartitions) -> Result<u64, ActorError> {
         self.state = rebuild_state(&self.store, self.config.clone(), Some(owned)).await?;
-        *lock(&self.ownership) = Some(owned.clone());
+        *self.ownership.lock() = Some(owned.clone());
         Ok(self.state.active_users() as u64)
     }
 }

@@ -9,7 +9,7 @@
 //! last event the bus accepted. Re-published events at that boundary are
 //! harmless: every sink is idempotent on the event id.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -22,7 +22,7 @@ use crate::error::{ActorError, Undelivered};
 use crate::lifecycle::Lifecycle;
 use crate::messages::{Backfill, BackfillReport, EventSource, LabelBatch, Tick, TransactionBatch};
 use crate::metrics::Metrics;
-use crate::supervisor::{Factory, Processes, Worker};
+use crate::supervisor::{Factory, Kept, Processes, Worker};
 
 /// How the producer behaves.
 #[derive(Debug, Clone)]
@@ -53,7 +53,7 @@ struct Origin {
 /// What survives a restart of the producer: where its stream started and
 /// how far the bus has accepted it.
 #[derive(Debug, Default)]
-struct Position {
+pub struct Position {
     origin: Option<Origin>,
     watermark: Option<Watermark>,
 }
@@ -84,7 +84,8 @@ pub struct Producer {
     settings: ProducerSettings,
     bus: Bus,
     metrics: Arc<Metrics>,
-    position: Arc<Mutex<Position>>,
+    /// Kept across restarts: where the stream is.
+    position: Kept<Position>,
     generator: Option<Generator>,
     /// An event generated but not yet published: it opens the next batch.
     /// Not part of `Position`: a restarted producer regenerates it.
@@ -101,13 +102,12 @@ impl Producer {
         metrics: Arc<Metrics>,
         lifecycle: Arc<Lifecycle>,
     ) -> Factory<Producer> {
-        let position = Arc::new(Mutex::new(Position::default()));
-        Arc::new(move || {
+        Arc::new(move |position| {
             let mut producer = Producer {
                 settings: settings.clone(),
                 bus: bus.clone(),
                 metrics: metrics.clone(),
-                position: position.clone(),
+                position,
                 generator: None,
                 carry: None,
                 lifecycle: lifecycle.clone(),
@@ -120,7 +120,7 @@ impl Producer {
     }
 
     fn position(&self) -> std::sync::MutexGuard<'_, Position> {
-        self.position.lock().unwrap_or_else(|e| e.into_inner())
+        self.position.lock()
     }
 
     /// Rebuilds the generator where the previous incarnation stopped by
@@ -329,6 +329,7 @@ impl EventBatch {
 
 impl Worker for Producer {
     const NAME: &'static str = "producer";
+    type Kept = Position;
 }
 
 impl Processes<Backfill> for Producer {
@@ -400,7 +401,7 @@ mod tests {
     use super::*;
     use crate::bus::InProcessBus;
 
-    fn producer(position: Arc<Mutex<Position>>, batch_size: usize) -> Producer {
+    fn producer(position: Kept<Position>, batch_size: usize) -> Producer {
         let synth = SynthConfig {
             users: 50,
             merchants: 20,
@@ -439,7 +440,7 @@ mod tests {
             .to_utc();
         let backfill_end = start + TimeDelta::days(2);
         for (live_until, batch_size) in [(None, 7), (Some(TimeDelta::hours(3)), 3)] {
-            let position = Arc::new(Mutex::new(Position::default()));
+            let position = Kept::default();
             let mut first = producer(position.clone(), batch_size);
             first.generator_from(start, Some(backfill_end));
             let stop = match live_until {

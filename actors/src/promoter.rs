@@ -26,7 +26,7 @@ pub struct Promoter {
 impl Promoter {
     /// A factory for the supervisor.
     pub fn factory(store: Store, scorer: Link<SwapModel>) -> Factory<Promoter> {
-        Arc::new(move || {
+        Arc::new(move |_| {
             let promoter = Promoter {
                 store: store.clone(),
                 scorer: scorer.clone(),
@@ -60,6 +60,7 @@ impl Promoter {
 
 impl Worker for Promoter {
     const NAME: &'static str = "promoter";
+    type Kept = ();
 }
 
 impl Processes<Promote> for Promoter {

@@ -18,7 +18,7 @@ impl RawStore {
     /// A factory for the supervisor. RawStore holds no state besides the
     /// pool, so a restart only needs a new handle.
     pub fn factory(store: Store, metrics: Arc<Metrics>) -> Factory<RawStore> {
-        Arc::new(move || {
+        Arc::new(move |_| {
             let worker = RawStore {
                 store: store.clone(),
                 metrics: metrics.clone(),
@@ -30,6 +30,7 @@ impl RawStore {
 
 impl Worker for RawStore {
     const NAME: &'static str = "raw_store";
+    type Kept = ();
 }
 
 impl Processes<TransactionBatch> for RawStore {

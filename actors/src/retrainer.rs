@@ -45,7 +45,7 @@ impl Retrainer {
         metrics: Arc<Metrics>,
         links: RetrainerLinks,
     ) -> Factory<Retrainer> {
-        Arc::new(move || {
+        Arc::new(move |_| {
             let retrainer = Retrainer {
                 store: store.clone(),
                 settings: settings.clone(),
@@ -61,6 +61,7 @@ impl Retrainer {
 
 impl Worker for Retrainer {
     const NAME: &'static str = "retrainer";
+    type Kept = ();
 }
 
 impl Processes<Retrain> for Retrainer {

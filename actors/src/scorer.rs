@@ -47,7 +47,7 @@ impl Scorer {
         metrics: Arc<Metrics>,
         alerter: Link<ScoredBatch>,
     ) -> Factory<Scorer> {
-        Arc::new(move || {
+        Arc::new(move |_| {
             let (store, metrics, alerter) = (store.clone(), metrics.clone(), alerter.clone());
             Box::pin(async move {
                 let serving = load_production(&store).await?;
@@ -154,6 +154,7 @@ fn serving(row: &crate::store::entity::model::Model) -> Result<Serving, String> 
 
 impl Worker for Scorer {
     const NAME: &'static str = "scorer";
+    type Kept = ();
 }
 
 impl Processes<FeatureBatch> for Scorer {

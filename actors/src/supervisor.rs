@@ -4,6 +4,7 @@
 //! [`Processes`] its messages; the [`WorkerHost`] is the actix actor around
 //! it; a [`Spawner`] starts hosts under a [`RestartPolicy`] and hands out a
 //! [`WorkerHandle`], from which senders take a typed [`Link`] per message.
+//! What a worker keeps across restarts is its [`Worker::Kept`] type.
 //!
 //! actix's own `Supervisor` restarts an actor that stops but not one that
 //! panics (its mailbox just closes). Here the host catches both an error and
@@ -92,6 +93,34 @@ impl Drop for ProtectedZone {
 pub trait Worker: Unpin + 'static {
     /// The actor's name in health reports, metrics and logs.
     const NAME: &'static str;
+    /// What survives a restart (a position in a stream, say): made once by
+    /// the host and handed to every worker its factory builds. `()` for a
+    /// worker that starts afresh each time.
+    type Kept: Default + Send + 'static;
+}
+
+/// A worker's [`Worker::Kept`] state, shared by its host and each of its
+/// incarnations (one at a time).
+pub struct Kept<T>(Arc<std::sync::Mutex<T>>);
+
+impl<T> Clone for Kept<T> {
+    fn clone(&self) -> Self {
+        Kept(self.0.clone())
+    }
+}
+
+impl<T: Default> Default for Kept<T> {
+    fn default() -> Self {
+        Kept(Arc::default())
+    }
+}
+
+impl<T> Kept<T> {
+    /// The state. A worker that panicked while holding it leaves it as it
+    /// was: the next incarnation decides what to make of it.
+    pub fn lock(&self) -> std::sync::MutexGuard<'_, T> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// A worker that handles messages of type `M`.
@@ -111,8 +140,13 @@ impl<W: Worker> Processes<Healthz> for W {
     }
 }
 
-/// Builds a fresh worker: at start-up and after every failure.
-pub type Factory<W> = Arc<dyn Fn() -> LocalBoxFuture<'static, Result<W, ActorError>> + Send + Sync>;
+/// Builds a fresh worker, from what the previous one kept: at start-up and
+/// after every failure.
+pub type Factory<W> = Arc<
+    dyn Fn(Kept<<W as Worker>::Kept>) -> LocalBoxFuture<'static, Result<W, ActorError>>
+        + Send
+        + Sync,
+>;
 
 /// Backoff and mailbox settings shared by all supervised actors.
 #[derive(Debug, Clone, Copy)]
@@ -173,6 +207,7 @@ impl Spawner {
             ctx.set_mailbox_capacity(policy.mailbox_capacity);
             let care = Rc::new(Care {
                 factory,
+                kept: Kept::default(),
                 health: care_health,
                 policy,
                 faults,
@@ -323,6 +358,7 @@ where
 /// What a supervisor's futures share: how to rebuild, where to report.
 struct Care<W: Worker> {
     factory: Factory<W>,
+    kept: Kept<W::Kept>,
     health: Arc<ActorHealth>,
     policy: RestartPolicy,
     faults: FaultInjector,
@@ -427,7 +463,7 @@ impl<W: Worker> Care<W> {
     async fn build_worker(&self) -> W {
         loop {
             self.health.protect();
-            let built = AssertUnwindSafe((self.factory)())
+            let built = AssertUnwindSafe((self.factory)(self.kept.clone()))
                 .catch_unwind()
                 .await
                 .unwrap_or_else(|payload| Err(ActorError::Panicked(panic_text(payload.as_ref()))));

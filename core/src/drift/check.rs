@@ -309,32 +309,8 @@ fn prediction_checks(windows: &Windows, settings: &DriftSettings) -> Vec<Feature
 
 #[cfg(test)]
 mod tests {
-    use chrono::{TimeDelta, TimeZone};
-
     use super::*;
-    use crate::drift::simulated::{simulated_rows, windows_of};
-    use crate::synth::SynthConfig;
-
-    /// Five weekdays of a 500-holder population, amounts multiplied by
-    /// `factor` on the last day. Reference: days two to four (the first
-    /// day warms up the 24-hour windows); current: the last day — whole
-    /// days, so the time of day is comparable.
-    fn windows(factor: f64) -> Windows {
-        let start = Utc.with_ymd_and_hms(2026, 3, 2, 0, 0, 0).unwrap(); // a Monday
-        let shift_from = start + TimeDelta::days(4);
-        let config = SynthConfig {
-            users: 500,
-            merchants: 200,
-            ..SynthConfig::default()
-        };
-        let day = |n| start + TimeDelta::days(n);
-        let rows = simulated_rows(&config, start, day(5), (shift_from, factor));
-        let (reference, rest): (Vec<DriftRow>, Vec<DriftRow>) = rows
-            .into_iter()
-            .partition(|r| r.time >= day(1) && r.time < day(4));
-        let current = rest.into_iter().filter(|r| r.time >= shift_from).collect();
-        windows_of(reference, current)
-    }
+    use crate::drift::simulated::shifted_week as windows;
 
     fn drifted(check: &DriftCheck, feature: &str) -> bool {
         check

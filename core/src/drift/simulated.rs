@@ -1,6 +1,6 @@
 //! Drift rows of a simulated stream, for the drift tests and benchmark.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 
 use super::check::{DriftRow, Windows};
 use crate::features::{FeatureConfig, HistoryEvent, compute_history};
@@ -59,4 +59,28 @@ pub fn windows_of(reference: Vec<DriftRow>, current: Vec<DriftRow>) -> Windows {
         reference_scores: Vec::new(),
         current_scores: Vec::new(),
     }
+}
+
+/// Five weekdays of a 500-holder population with every amount of the last
+/// day multiplied by `factor`. Reference: days two to four (the first day
+/// warms up the 24-hour windows); current: the last day, so both are
+/// whole days and the times of day compare. The drift tests' data.
+pub fn shifted_week(factor: f64) -> Windows {
+    let start = Utc
+        .with_ymd_and_hms(2026, 3, 2, 0, 0, 0)
+        .single()
+        .expect("a valid date"); // a Monday
+    let day = |n| start + TimeDelta::days(n);
+    let shift_from = day(4);
+    let config = SynthConfig {
+        users: 500,
+        merchants: 200,
+        ..SynthConfig::default()
+    };
+    let rows = simulated_rows(&config, start, day(5), (shift_from, factor));
+    let (reference, rest): (Vec<DriftRow>, Vec<DriftRow>) = rows
+        .into_iter()
+        .partition(|r| r.time >= day(1) && r.time < day(4));
+    let current = rest.into_iter().filter(|r| r.time >= shift_from).collect();
+    windows_of(reference, current)
 }

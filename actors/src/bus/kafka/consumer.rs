@@ -151,6 +151,7 @@ pub struct GroupMember<G: GroupRole> {
 
 impl<G: GroupRole> Worker for GroupMember<G> {
     const NAME: &'static str = G::NAME;
+    type Kept = ();
 }
 
 /// A running consumer: its supervised member and the driver that keeps it
@@ -239,7 +240,7 @@ fn member_factory<G: GroupRole>(
     stopped: watch::Receiver<bool>,
 ) -> Factory<GroupMember<G>> {
     let first = Mutex::new(Some(first));
-    Arc::new(move || {
+    Arc::new(move |_| {
         let taken = first.lock().unwrap_or_else(|e| e.into_inner()).take();
         let consumer = match taken {
             Some(consumer) => Ok(consumer),

@@ -5,19 +5,25 @@
 //! when configured: the Retrainer through the Promoter and a queue of its
 //! own, so that neither waits for the other.
 
+mod artifacts;
+mod mlflow_log;
+
+pub use mlflow_log::{MlflowLog, log_to_mlflow};
+
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use serde_json::{Value, json};
+use serde_json::json;
 use vigil_core::model::dataset::{SplitError, time_split};
 use vigil_core::model::fraud_model::input_names;
 use vigil_core::model::gates::{QualityGates, Verdict, judge};
 use vigil_core::model::training::{Stage, Trained, TrainingParams, evaluate_model, train};
-use vigil_core::model::{FraudModel, VersionMetrics, plots};
+use vigil_core::model::{FraudModel, VersionMetrics};
 
+use self::artifacts::artifacts;
+use self::mlflow_log::mlflow_run;
 use crate::error::ActorError;
 use crate::messages::TrainingOutcome;
-use crate::mlflow::{MODEL_ARTIFACT_DIR, MlflowArtifact, MlflowClient, MlflowRun, RegisteredModel};
 use crate::store::{NewModel, Store};
 
 /// How to train and when to promote.
@@ -49,13 +55,6 @@ pub struct Candidate {
     pub registered_at: DateTime<Utc>,
     /// The gates' verdict, recorded as the stage reason.
     pub reason: String,
-}
-
-/// A training run to log to an MLflow tracking server.
-pub struct MlflowLog {
-    pub uri: String,
-    pub version: i32,
-    pub run: MlflowRun,
 }
 
 /// Trains, judges and registers a model. `progress` hears each stage
@@ -183,134 +182,4 @@ fn new_model(
         test_rows: r.test_rows as i64,
         stage_reason: verdict.reason.clone(),
     })
-}
-
-/// Artifact name → body: the SVG charts, and the data behind them as JSON.
-fn artifacts(
-    r: &vigil_core::model::training::TrainingReport,
-) -> Result<serde_json::Map<String, Value>, ActorError> {
-    let plot = |e: plots::PlotError| ActorError::Failed(format!("cannot draw artifact: {e}"));
-    let base_rate = r.test_frauds as f64 / r.test_rows.max(1) as f64;
-    let mut map = serde_json::Map::new();
-    map.insert(
-        "roc_curve.svg".into(),
-        Value::String(plots::roc_svg(&r.roc_curve, r.evaluation.roc_auc).map_err(plot)?),
-    );
-    map.insert(
-        "pr_curve.svg".into(),
-        Value::String(plots::pr_svg(&r.pr_curve, r.evaluation.pr_auc, base_rate).map_err(plot)?),
-    );
-    map.insert(
-        "feature_importance.svg".into(),
-        Value::String(plots::importance_svg(&r.importance).map_err(plot)?),
-    );
-    map.insert("feature_importance.json".into(), json!(r.importance));
-    map.insert(
-        "curves.json".into(),
-        json!({"roc": r.roc_curve, "pr": r.pr_curve}),
-    );
-    Ok(map)
-}
-
-/// Logs the run to MLflow. MLflow is a mirror of the registry, not the
-/// source of truth: a failure is logged and the training stands.
-pub async fn log_to_mlflow(log: &MlflowLog) {
-    let result = match MlflowClient::new(&log.uri) {
-        Ok(client) => client.log_run(&log.run).await.map(|_| ()),
-        Err(e) => Err(e),
-    };
-    if let Err(e) = result {
-        tracing::warn!(error = %e, version = log.version, "cannot log the training to mlflow");
-    }
-}
-
-fn mlflow_run(
-    version: i32,
-    report: &vigil_core::model::training::TrainingReport,
-    verdict: &Verdict,
-    metrics: &VersionMetrics,
-    model: &FraudModel,
-    settings: &TrainingSettings,
-) -> MlflowRun {
-    let e = &report.evaluation;
-    let p = &settings.params;
-    let artifacts = artifacts(report)
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(path, body)| MlflowArtifact {
-            content_type: if path.ends_with(".svg") {
-                "image/svg+xml"
-            } else {
-                "application/json"
-            }
-            .into(),
-            bytes: match body {
-                Value::String(s) => s.into_bytes(),
-                other => other.to_string().into_bytes(),
-            },
-            path,
-        })
-        .chain([
-            MlflowArtifact {
-                path: "metrics.json".into(),
-                content_type: "application/json".into(),
-                bytes: json!(metrics).to_string().into_bytes(),
-            },
-            MlflowArtifact {
-                path: format!("{MODEL_ARTIFACT_DIR}/model.json"),
-                content_type: "application/json".into(),
-                bytes: model.to_bytes(),
-            },
-        ])
-        .collect();
-    MlflowRun {
-        experiment: "vigil".into(),
-        run_name: format!("vigil-model-v{version}"),
-        started_at: Utc::now()
-            - chrono::TimeDelta::milliseconds((report.train_seconds * 1e3) as i64),
-        finished_at: Utc::now(),
-        params: vec![
-            ("iterations".into(), p.gbdt.iterations.to_string()),
-            ("learning_rate".into(), p.gbdt.learning_rate.to_string()),
-            ("max_depth".into(), p.gbdt.max_depth.to_string()),
-            ("min_leaf_weight".into(), p.gbdt.min_leaf_weight.to_string()),
-            ("l2".into(), p.gbdt.l2.to_string()),
-            ("iforest_trees".into(), p.iforest.trees.to_string()),
-            (
-                "iforest_sample_size".into(),
-                p.iforest.sample_size.to_string(),
-            ),
-            (
-                "positive_weight".into(),
-                format!("{:.4}", report.positive_weight),
-            ),
-            ("train_rows".into(), report.train_rows.to_string()),
-            ("test_rows".into(), report.test_rows.to_string()),
-        ],
-        metrics: vec![
-            ("roc_auc".into(), e.roc_auc.unwrap_or(f64::NAN)),
-            ("pr_auc".into(), e.pr_auc.unwrap_or(f64::NAN)),
-            ("precision_at_review".into(), e.at_review.precision),
-            ("recall_at_review".into(), e.at_review.recall),
-            ("f1_at_review".into(), e.at_review.f1),
-            ("precision_at_block".into(), e.at_block.precision),
-            ("recall_at_block".into(), e.at_block.recall),
-            ("f1_at_block".into(), e.at_block.f1),
-            (
-                "card_precision_at_k".into(),
-                e.card_precision_at_k.unwrap_or(f64::NAN),
-            ),
-            ("train_seconds".into(), report.train_seconds),
-        ],
-        tags: vec![
-            ("vigil.version".into(), version.to_string()),
-            ("vigil.promoted".into(), verdict.promote.to_string()),
-            ("vigil.reason".into(), verdict.reason.clone()),
-        ],
-        artifacts,
-        registered_model: Some(RegisteredModel {
-            name: "vigil-fraud".into(),
-            description: "Vigil gradient-boosted trees + Isolation Forest".into(),
-        }),
-    }
 }
