@@ -57,7 +57,8 @@ def batch_sql(first, size):
         f"CREATE TEMP TABLE b AS {rows}",
         "INSERT INTO raw_events SELECT id, u, m, NULL, 67.01, NULL, NULL, NULL, NULL, ts, "
         f"'{PAYLOAD}', 'replay', CAST(i AS TEXT), ts FROM b",
-        f"INSERT INTO transaction_features SELECT id, u, m, ts, ts, {features} FROM b",
+        # The last column, fraud_known_at, is set by the label path only.
+        f"INSERT INTO transaction_features SELECT id, u, m, ts, ts, {features}, NULL FROM b",
         "DROP TABLE b",
     ]
 
