@@ -12,8 +12,8 @@ use std::time::Duration;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
-use vigil_actors::drift_checker::DriftSettings;
 use vigil_core::drift::StatTest;
+use vigil_core::drift::check::DriftSettings;
 use vigil_core::synth::Activity;
 
 /// MLflow's own variable, honoured when `mlflow.tracking_uri` is not set.
