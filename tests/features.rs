@@ -223,16 +223,14 @@ fn purchase(
     ms: i64,
 ) -> vigil_core::Transaction {
     vigil_core::Transaction {
-        transaction_id: uuid::Uuid::new_v4(),
-        user_id: user.into(),
-        merchant_id: merchant.into(),
-        merchant_category: None,
-        amount: 25.0,
-        currency: None,
         country: Some("US".into()),
-        device_id: None,
-        channel: None,
-        timestamp: start + chrono::TimeDelta::milliseconds(ms),
+        ..vigil_core::Transaction::new(
+            uuid::Uuid::new_v4(),
+            user,
+            merchant,
+            25.0,
+            start + chrono::TimeDelta::milliseconds(ms),
+        )
     }
 }
 

@@ -97,6 +97,29 @@ pub enum InvalidTransaction {
 pub const TIMESTAMP_YEARS: std::ops::RangeInclusive<i32> = 1970..=9999;
 
 impl Transaction {
+    /// A transaction with only the required fields; the optional ones are
+    /// unset (set them with struct update syntax).
+    pub fn new(
+        transaction_id: Uuid,
+        user_id: impl Into<String>,
+        merchant_id: impl Into<String>,
+        amount: f64,
+        timestamp: DateTime<Utc>,
+    ) -> Transaction {
+        Transaction {
+            transaction_id,
+            user_id: user_id.into(),
+            merchant_id: merchant_id.into(),
+            merchant_category: None,
+            amount,
+            currency: None,
+            country: None,
+            device_id: None,
+            channel: None,
+            timestamp,
+        }
+    }
+
     /// Checks the values that serde's types cannot: finite non-negative
     /// amounts and bounded, non-empty identifiers.
     pub fn validate(&self) -> Result<(), InvalidTransaction> {
@@ -152,18 +175,13 @@ mod tests {
     use super::*;
 
     fn sample() -> Transaction {
-        Transaction {
-            transaction_id: Uuid::nil(),
-            user_id: "u1".into(),
-            merchant_id: "m1".into(),
-            merchant_category: None,
-            amount: 12.5,
-            currency: None,
-            country: None,
-            device_id: None,
-            channel: None,
-            timestamp: DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
-        }
+        Transaction::new(
+            Uuid::nil(),
+            "u1",
+            "m1",
+            12.5,
+            DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
+        )
     }
 
     #[test]

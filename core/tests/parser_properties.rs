@@ -97,16 +97,9 @@ fn valid_transaction() -> impl Strategy<Value = Transaction> {
     )
         .prop_map(
             |(id, user, merchant, country, amount, channel, timestamp)| Transaction {
-                transaction_id: Uuid::from_u128(id),
-                user_id: user,
-                merchant_id: merchant,
-                merchant_category: None,
-                amount,
-                currency: None,
                 country,
-                device_id: None,
                 channel,
-                timestamp,
+                ..Transaction::new(Uuid::from_u128(id), user, merchant, amount, timestamp)
             },
         )
 }

@@ -164,18 +164,13 @@ mod tests {
     #[test]
     fn a_vector_round_trips_through_a_row() {
         let vector_in = FeatureVector::from_array(std::array::from_fn(|i| i as f64 * 1.5 - 3.0));
-        let transaction = vigil_core::Transaction {
-            transaction_id: Uuid::nil(),
-            user_id: "u1".into(),
-            merchant_id: "m1".into(),
-            merchant_category: None,
-            amount: 12.5,
-            currency: None,
-            country: None,
-            device_id: None,
-            channel: None,
-            timestamp: chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
-        };
+        let transaction = vigil_core::Transaction::new(
+            Uuid::nil(),
+            "u1",
+            "m1",
+            12.5,
+            chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
+        );
         let mut row = active_model(&transaction, &vector_in, Utc::now());
         row.fraud_known_at = Set(None);
         let row = row.try_into_model().expect("every column set");

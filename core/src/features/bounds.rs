@@ -27,16 +27,15 @@ fn start() -> DateTime<Utc> {
 
 fn tx(user: String, merchant: String, country: &str, ms: i64) -> Transaction {
     Transaction {
-        transaction_id: Uuid::new_v4(),
-        user_id: user,
-        merchant_id: merchant,
-        merchant_category: None,
-        amount: 12.5 + (ms % 1000) as f64,
-        currency: None,
         country: Some(country.into()),
         device_id: Some("phone".into()),
-        channel: None,
-        timestamp: start() + TimeDelta::milliseconds(ms),
+        ..Transaction::new(
+            Uuid::new_v4(),
+            user,
+            merchant,
+            12.5 + (ms % 1000) as f64,
+            start() + TimeDelta::milliseconds(ms),
+        )
     }
 }
 

@@ -26,18 +26,7 @@ fn at(ms: i64) -> DateTime<Utc> {
 
 /// A minimal transaction: no country, device or channel.
 fn tx(user: &str, merchant: &str, amount: f64, ms: i64) -> Transaction {
-    Transaction {
-        transaction_id: Uuid::new_v4(),
-        user_id: user.into(),
-        merchant_id: merchant.into(),
-        merchant_category: None,
-        amount,
-        currency: None,
-        country: None,
-        device_id: None,
-        channel: None,
-        timestamp: at(ms),
-    }
+    Transaction::new(Uuid::new_v4(), user, merchant, amount, at(ms))
 }
 
 fn country(mut t: Transaction, c: &str) -> Transaction {

@@ -165,18 +165,13 @@ mod tests {
 
     #[test]
     fn the_resolver_finds_labelled_transactions_only() {
-        let t = crate::transaction::Transaction {
-            transaction_id: Uuid::from_u128(1),
-            user_id: "u".into(),
-            merchant_id: "m".into(),
-            merchant_category: None,
-            amount: 1.0,
-            currency: None,
-            country: None,
-            device_id: None,
-            channel: None,
-            timestamp: Utc.timestamp_opt(1, 0).unwrap(),
-        };
+        let t = crate::transaction::Transaction::new(
+            Uuid::from_u128(1),
+            "u",
+            "m",
+            1.0,
+            Utc.timestamp_opt(1, 0).unwrap(),
+        );
         let other = crate::transaction::Transaction {
             transaction_id: Uuid::from_u128(2),
             ..t.clone()

@@ -99,16 +99,15 @@ fn events(draws: &[Draw]) -> Vec<HistoryEvent> {
                 };
                 newest = newest.max(clock);
                 let t = Transaction {
-                    transaction_id: Uuid::new_v4(),
-                    user_id: format!("u{user}"),
-                    merchant_id: format!("m{merchant}"),
-                    merchant_category: None,
-                    amount: f64::from(*cents) / 100.0,
-                    currency: None,
                     country: country.map(|c| format!("C{c}")),
                     device_id: device.map(|d| format!("D{d}")),
-                    channel: None,
-                    timestamp: start + TimeDelta::milliseconds(clock),
+                    ..Transaction::new(
+                        Uuid::new_v4(),
+                        format!("u{user}"),
+                        format!("m{merchant}"),
+                        f64::from(*cents) / 100.0,
+                        start + TimeDelta::milliseconds(clock),
+                    )
                 };
                 transactions.push(t.clone());
                 out.push(HistoryEvent::Transaction(t));

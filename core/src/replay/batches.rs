@@ -92,18 +92,13 @@ mod tests {
     fn row(minute: i64, fraud: bool) -> ReplayRow {
         let start = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
         ReplayRow {
-            transaction: Transaction {
-                transaction_id: transaction_uuid(&minute.to_string()),
-                user_id: "u".into(),
-                merchant_id: "m".into(),
-                merchant_category: None,
-                amount: 1.0,
-                currency: None,
-                country: None,
-                device_id: None,
-                channel: None,
-                timestamp: start + TimeDelta::minutes(minute),
-            },
+            transaction: Transaction::new(
+                transaction_uuid(&minute.to_string()),
+                "u",
+                "m",
+                1.0,
+                start + TimeDelta::minutes(minute),
+            ),
             original_id: minute.to_string(),
             is_fraud: Some(fraud),
         }
