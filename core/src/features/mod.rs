@@ -78,6 +78,14 @@
 //!   the user at its hour (the first-time flag and the distinct counts,
 //!   which hour buckets count "last seen here"), and becomes the summary
 //!   of the newest settled transaction (the previous-transaction flags).
+//! - Each user also keeps the distinct counts its newest transaction was
+//!   given (12 bytes). The next transaction, when it is later than every
+//!   one held and its 24-hour window starts in the same hour, can only add
+//!   its own merchant and country to them: one lookup each in the seen
+//!   lists instead of one per tail record. Anything that may take a value
+//!   out of the window (eviction, forgetting over the seen cap, renumbered
+//!   ids, a late transaction) drops the kept counts, and the next count is
+//!   made in full.
 //! - A fraud label adds one to its transaction's day at the merchant; the
 //!   merchant lists the labels not yet known to every accepted
 //!   transaction (labeled at or after the accept horizon, at most 256) so

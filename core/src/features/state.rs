@@ -235,6 +235,7 @@ impl FeatureState {
                 country: q.country,
                 device: q.device,
             },
+            Some(features.distinct),
             h,
         );
         features

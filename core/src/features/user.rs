@@ -147,6 +147,29 @@ impl Settled {
     }
 }
 
+/// How many distinct merchants and countries the user's transactions in
+/// one 24-hour window hold: the counts the newest transaction was given,
+/// which include it. A later transaction in the same window adds at most
+/// its own values, so its counts need one lookup each instead of one per
+/// tail record (a binary search in a seen list that may be far from the
+/// cache).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Distinct24h {
+    /// The window's first hour; [`Distinct24h::NONE`]'s is `u32::MAX`.
+    pub first_hour: u32,
+    pub merchants: u32,
+    pub countries: u32,
+}
+
+impl Distinct24h {
+    /// Nothing known: every count is computed in full.
+    pub const NONE: Distinct24h = Distinct24h {
+        first_hour: u32::MAX,
+        merchants: 0,
+        countries: 0,
+    };
+}
+
 /// The state of one user.
 #[derive(Debug, Clone)]
 pub(super) struct UserState {
@@ -162,6 +185,10 @@ pub(super) struct UserState {
     pub countries: Vec<Seen>,
     pub tail: Tail<Recent>,
     pub settled: Settled,
+    /// The distinct counts of the window of `newest`, when the newest
+    /// transaction came strictly after every other one and nothing has
+    /// since taken a value out of that window.
+    pub distinct: Distinct24h,
 }
 
 impl Default for UserState {
@@ -176,6 +203,7 @@ impl Default for UserState {
             countries: Vec::new(),
             tail: Tail::default(),
             settled: Settled::default(),
+            distinct: Distinct24h::NONE,
         }
     }
 }
@@ -199,7 +227,13 @@ impl SeenKind {
 impl UserState {
     /// Adds a transaction the state accepts, settles what the horizons
     /// allow and drops buckets no accepted transaction can look at.
-    pub fn insert(&mut self, r: Recent, h: &Horizons) {
+    /// `given` is the distinct counts its features gave, if known: kept for
+    /// the next transaction when this one is newer than every other.
+    pub fn insert(&mut self, r: Recent, given: Option<Distinct24h>, h: &Horizons) {
+        self.distinct = match given {
+            Some(d) if r.time > self.newest => d,
+            _ => Distinct24h::NONE,
+        };
         self.newest = self.newest.max(r.time);
         let c = u64::from(r.cents);
         let m = self.minutes.at(Grain::Minute.of(r.time));
@@ -222,6 +256,7 @@ impl UserState {
     /// Settles, drops and forgets what no accepted transaction can need
     /// (eviction rounds): never changes a feature.
     pub fn maintain(&mut self, h: &Horizons) {
+        self.distinct = Distinct24h::NONE;
         self.settle(h);
         self.drop_old_buckets(h);
         let first_day = h.keep_from(Window::THIRTY_DAYS);
@@ -289,6 +324,7 @@ impl UserState {
         countries: Option<&Remap>,
         devices: Option<&Remap>,
     ) {
+        self.distinct = Distinct24h::NONE;
         let apply = |remap: Option<&Remap>, id: u32| remap.map_or(id, |r| r.apply(id));
         self.tail.update(|r| {
             r.merchant = apply(merchants, r.merchant);
@@ -324,16 +360,22 @@ impl UserState {
             countries,
             hours,
             settled,
+            distinct,
             ..
         } = self;
+        let mut forgot = false;
         tail.settle(h.accept, TAIL_CAP, |e| {
             let hour = Grain::Hour.of(e.time);
-            note_seen(merchants, hours, e.merchant, hour, SeenKind::Merchant);
+            forgot |= note_seen(merchants, hours, e.merchant, hour, SeenKind::Merchant);
             if e.country != MISSING {
-                note_seen(countries, hours, e.country, hour, SeenKind::Country);
+                forgot |= note_seen(countries, hours, e.country, hour, SeenKind::Country);
             }
             settled.absorb(&e);
         });
+        // A value forgotten (over the cap) may have been in the window.
+        if forgot {
+            *distinct = Distinct24h::NONE;
+        }
     }
 
     fn drop_old_buckets(&mut self, h: &Horizons) {
@@ -347,27 +389,31 @@ impl UserState {
 /// Records that `id` was seen at `hour` in a settled transaction, keeping
 /// the hour buckets' counts of "last seen here" in step. An unknown value
 /// ([`super::intern::UNKNOWN`] never reaches here: only stored ids do).
+/// Whether a value was forgotten to keep the list under its cap.
 fn note_seen(
     list: &mut Vec<Seen>,
     hours: &mut Buckets<HourBucket>,
     id: u32,
     hour: u32,
     kind: SeenKind,
-) {
+) -> bool {
     match list.binary_search_by_key(&id, |s| s.id) {
         Ok(i) if list[i].hour < hour => {
             count_seen(hours, list[i].hour, kind, false);
             list[i].hour = hour;
             count_seen(hours, hour, kind, true);
+            false
         }
-        Ok(_) => {}
+        Ok(_) => false,
         Err(i) => {
             grow(list);
             list.insert(i, Seen { id, hour });
             count_seen(hours, hour, kind, true);
-            if list.len() > SEEN_CAP {
+            let over = list.len() > SEEN_CAP;
+            if over {
                 forget_oldest(list, hours, kind);
             }
+            over
         }
     }
 }
@@ -433,6 +479,7 @@ pub(super) fn merge(summary: u32, value: u32) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::features::user_features::Query;
     use crate::features::windows::{DAY, HOUR, MINUTE};
 
     fn recent(time: i64, merchant: u32, country: u32, device: u32) -> Recent {
@@ -453,8 +500,8 @@ mod tests {
     fn settling_moves_transactions_from_the_tail_to_the_seen_lists() {
         let mut u = UserState::default();
         let t0 = 100 * DAY;
-        u.insert(recent(t0, 7, 1, 9), &horizons(t0));
-        u.insert(recent(t0 + HOUR, 8, 2, MISSING), &horizons(t0 + HOUR));
+        u.insert(recent(t0, 7, 1, 9), None, &horizons(t0));
+        u.insert(recent(t0 + HOUR, 8, 2, MISSING), None, &horizons(t0 + HOUR));
         // The first is more than 10 minutes older than the newest: settled.
         assert_eq!(u.tail.all().len(), 1);
         assert_eq!(
@@ -466,6 +513,7 @@ mod tests {
         assert_eq!((u.settled.country, u.settled.device), (1, 9));
         u.insert(
             recent(t0 + 3 * HOUR, 7, 3, MISSING),
+            None,
             &horizons(t0 + 3 * HOUR),
         );
         // Merchant 7 again, not settled yet: still counted at hour 0.
@@ -498,13 +546,14 @@ mod tests {
         for i in 0..100 {
             u.insert(
                 recent(t0 + i * 1000, i as u32, 1, MISSING),
+                None,
                 &horizons(t0 + i * 1000),
             );
         }
         assert_eq!(u.tail.all().len(), TAIL_CAP);
         assert_eq!(u.merchants.len(), 100 - TAIL_CAP);
         let late = t0 + 40 * DAY;
-        u.insert(recent(late, 1, 1, MISSING), &horizons(late));
+        u.insert(recent(late, 1, 1, MISSING), None, &horizons(late));
         assert_eq!(u.minutes.len(), 1);
         assert_eq!(u.periods.len(), 1);
         u.maintain(&horizons(late));
@@ -514,13 +563,41 @@ mod tests {
     }
 
     #[test]
+    fn kept_distinct_counts_match_a_full_count() {
+        let mut u = UserState::default();
+        let t0 = 100 * DAY;
+        // New merchants past the seen cap within one day, so values in the
+        // window are forgotten.
+        for i in 0..SEEN_CAP as i64 + 40 {
+            let t = t0 + i * MINUTE;
+            let q = Query {
+                t,
+                cents: 100,
+                merchant: i as u32,
+                country: (i % 3) as u32,
+                device: MISSING,
+            };
+            let kept = u.features(&q);
+            let mut full = u.clone();
+            full.distinct = Distinct24h::NONE;
+            assert_eq!(kept, full.features(&q), "transaction {i}");
+            let r = recent(t, q.merchant, q.country, MISSING);
+            u.insert(r, Some(kept.distinct), &horizons(t));
+        }
+    }
+
+    #[test]
     fn the_seen_lists_are_capped() {
         let mut u = UserState::default();
         let t0 = 100 * DAY;
         let n = SEEN_CAP as i64 + 10;
         for i in 0..n {
             let t = t0 + i * MINUTE;
-            u.insert(recent(t, i as u32, MISSING, MISSING), &horizons(t + HOUR));
+            u.insert(
+                recent(t, i as u32, MISSING, MISSING),
+                None,
+                &horizons(t + HOUR),
+            );
         }
         assert_eq!(u.merchants.len(), SEEN_CAP);
         assert_eq!(

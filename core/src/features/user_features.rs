@@ -8,7 +8,7 @@
 
 use super::calendar::flag;
 use super::intern::{MISSING, MIXED};
-use super::user::{Recent, Seen, UserState, merge};
+use super::user::{Distinct24h, Recent, Seen, UserState, merge};
 use super::windows::{LONGEST, MINUTE, Window};
 
 /// The transaction the user features are computed for.
@@ -39,6 +39,9 @@ pub(super) struct UserFeatures {
     pub device_change: f64,
     pub merchant_first_time: f64,
     pub minutes_since_last: f64,
+    /// The distinct counts above as the state keeps them for the next
+    /// transaction (see [`Distinct24h`]).
+    pub distinct: Distinct24h,
 }
 
 /// Count, sum and sum of squares of amounts in cents, exact in integers.
@@ -60,6 +63,12 @@ impl UserState {
         let profile = self.profile(q.t, later);
         let cents = u64::from(q.cents);
         let previous = self.previous(q.t);
+        // One lookup per seen list, shared by the distinct counts and the
+        // first-time flag.
+        let merchant_seen = UserState::seen_hour(&self.merchants, q.merchant);
+        let country_seen = UserState::seen_hour(&self.countries, q.country);
+        let merchants = self.distinct(q.t, q.merchant, merchant_seen, Distinct::Merchants);
+        let countries = self.distinct(q.t, q.country, country_seen, Distinct::Countries);
         UserFeatures {
             amount_zscore: zscore(profile, q.cents),
             avg_amount_30d: dollars(profile.sum + cents) / (profile.n + 1) as f64,
@@ -69,14 +78,19 @@ impl UserState {
             count_7d: with_current(self.day_window(q.t, later)),
             amount_sum_1h: dollars(sum_1h + cents),
             amount_sum_24h: dollars(sum_24h + cents),
-            unique_countries_24h: self.distinct(q.t, q.country, Distinct::Countries) as f64,
-            unique_merchants_24h: self.distinct(q.t, q.merchant, Distinct::Merchants) as f64,
+            unique_countries_24h: f64::from(countries),
+            unique_merchants_24h: f64::from(merchants),
             country_change: flag(changed(q.country, previous.map_or(MISSING, |p| p.1))),
             device_change: flag(changed(q.device, self.previous_device(q.t))),
-            merchant_first_time: flag(!self.visited(q.merchant, q.t)),
+            merchant_first_time: flag(!self.visited(q.merchant, merchant_seen, q.t)),
             minutes_since_last: previous.map_or((LONGEST / MINUTE) as f64, |(time, _)| {
                 (q.t - time) as f64 / MINUTE as f64
             }),
+            distinct: Distinct24h {
+                first_hour: Window::ONE_DAY.first(q.t),
+                merchants,
+                countries,
+            },
         }
     }
 
@@ -134,43 +148,48 @@ impl UserState {
     /// Distinct merchants or countries among the earlier transactions of
     /// the last 24 hours and the current one: those whose newest settled
     /// transaction is in the window (counted per hour), plus the tail's.
-    fn distinct(&self, t: i64, current: u32, kind: Distinct) -> usize {
+    /// `current_seen` is the hour the current value was last seen settled.
+    fn distinct(&self, t: i64, current: u32, current_seen: Option<u32>, kind: Distinct) -> u32 {
         let w = Window::ONE_DAY;
         let (first, last) = (w.first(t), w.last(t));
         let seen = kind.seen(self);
-        let settled_in_window =
-            |v: u32| UserState::seen_hour(seen, v).is_some_and(|h| h >= first && h <= last);
-        let mut count: usize = self
-            .hours
-            .range(first, last)
-            .iter()
-            .map(|b| kind.counter(b) as usize)
-            .sum();
-        // The tail's earlier transactions in the window end the tail's
-        // earlier part; at most a few, so repeats are found by looking back.
+        let settled_in_window = |hour: Option<u32>| hour.is_some_and(|h| h >= first && h <= last);
         let earlier = self.tail.before(t);
         let start = w.grain.start(first);
         let recent = &earlier[earlier.partition_point(|e| e.time < start)..];
+        let current_is_new = current != MISSING
+            && !settled_in_window(current_seen)
+            && !recent.iter().any(|e| kind.value(e) == current);
+        let known = self.distinct;
+        if t > self.newest && known.first_hour == first {
+            // Every transaction held is earlier and the window is the one
+            // the newest was counted in: only the current value can add.
+            return kind.known(known) + u32::from(current_is_new);
+        }
+        let mut count: u32 = self
+            .hours
+            .range(first, last)
+            .iter()
+            .map(|b| kind.counter(b))
+            .sum();
+        // The tail's earlier transactions in the window end the tail's
+        // earlier part; at most a few, so repeats are found by looking back.
         for (i, e) in recent.iter().enumerate() {
             let v = kind.value(e);
             let repeated = recent[..i].iter().any(|f| kind.value(f) == v);
-            if v != MISSING && !repeated && !settled_in_window(v) {
+            if v != MISSING && !repeated && !settled_in_window(UserState::seen_hour(seen, v)) {
                 count += 1;
             }
         }
-        let in_tail = recent.iter().any(|e| kind.value(e) == current);
-        if current != MISSING && !in_tail && !settled_in_window(current) {
-            count += 1;
-        }
-        count
+        count + u32::from(current_is_new)
     }
 
     /// Whether the user has an earlier transaction at `merchant` in the
     /// last 30 days.
-    fn visited(&self, merchant: u32, t: i64) -> bool {
+    /// `seen` is the hour it was last seen settled.
+    fn visited(&self, merchant: u32, seen: Option<u32>, t: i64) -> bool {
         let w = Window::THIRTY_DAYS;
-        let settled =
-            UserState::seen_hour(&self.merchants, merchant).is_some_and(|h| h / 24 >= w.first(t));
+        let settled = seen.is_some_and(|h| h / 24 >= w.first(t));
         settled
             || self
                 .tail
@@ -233,6 +252,13 @@ impl Distinct {
         match self {
             Distinct::Merchants => b.merchants,
             Distinct::Countries => b.countries,
+        }
+    }
+
+    fn known(self, d: Distinct24h) -> u32 {
+        match self {
+            Distinct::Merchants => d.merchants,
+            Distinct::Countries => d.countries,
         }
     }
 

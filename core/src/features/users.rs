@@ -121,7 +121,7 @@ mod tests {
             };
             users
                 .get_or_insert(name)
-                .insert(r, &Horizons::new(time, lateness, 7 * DAY));
+                .insert(r, None, &Horizons::new(time, lateness, 7 * DAY));
         }
         assert_eq!(users.len(), 4);
         // Newest 30 d + lateness after "b": a and b are out of every window.
