@@ -4,6 +4,7 @@ use std::time::Instant;
 
 use actix_web::{App, HttpServer};
 use vigil_actors::bus::kafka::{KafkaSettings, Topics};
+use vigil_actors::decisions::DecisionSettings;
 use vigil_actors::drift_checker::DriftSettings;
 use vigil_actors::health::RestartBudget;
 use vigil_actors::lifecycle::Phase;
@@ -101,6 +102,10 @@ pub fn runtime_config(config: &Config) -> RuntimeConfig {
         drift: drift_settings(config),
         drift_schedule: Some(config.drift.schedule.clone()).filter(|c| !c.is_empty()),
         kafka: kafka_settings(config),
+        decisions: DecisionSettings {
+            max_batch: config.http.score_batch_max,
+            cache_capacity: config.http.decision_cache,
+        },
     }
 }
 

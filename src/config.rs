@@ -12,6 +12,7 @@ use std::time::Duration;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
+use vigil_actors::decisions::DecisionSettings;
 use vigil_core::drift::StatTest;
 use vigil_core::drift::check::DriftSettings;
 use vigil_core::synth::Activity;
@@ -110,6 +111,10 @@ pub struct HttpConfig {
     /// Require an API key on every endpoint but `/health`, `/metrics`
     /// and the API docs (when a key is configured).
     pub protect_reads: bool,
+    /// Most new transactions of `POST /score` published as one batch.
+    pub score_batch_max: usize,
+    /// Stored decisions kept in memory for `POST /score` by id (0: none).
+    pub decision_cache: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -395,6 +400,8 @@ impl Default for HttpConfig {
             addr: SocketAddr::from(([127, 0, 0, 1], 8000)),
             max_body_bytes: 64 * 1024,
             protect_reads: false,
+            score_batch_max: DecisionSettings::default().max_batch,
+            decision_cache: DecisionSettings::default().cache_capacity,
         }
     }
 }
@@ -588,6 +595,9 @@ impl Config {
         }
         if self.shutdown.timeout.is_zero() {
             return Err(invalid("shutdown.timeout", "must be longer than 0"));
+        }
+        if self.http.score_batch_max == 0 {
+            return Err(invalid("http.score_batch_max", "must be at least 1"));
         }
         if self.http.max_body_bytes == 0 {
             return Err(invalid("http.max_body_bytes", "must be at least 1"));

@@ -652,3 +652,68 @@ async fn a_corrupt_model_is_refused_and_the_previous_one_keeps_serving() {
     let (status, health) = get(&app, "/health").await;
     assert_eq!(status, 200, "{health}");
 }
+
+#[actix_rt::test]
+async fn concurrent_new_transactions_share_batches_and_stored_decisions_are_not_written_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(&dir);
+    let runtime = trained_runtime(&trained_config(&url)).await;
+    let app = app(&runtime, None).await;
+    let count = |sql: String| {
+        let url = url.clone();
+        async move { common::serve::count(&url, &sql).await }
+    };
+
+    // Requests arriving together are published together: fewer batches
+    // than requests, every transaction stored and scored once.
+    let transactions: Vec<Value> = (0..40)
+        .map(|i| new_transaction(&format!("u_batch_{}", i % 8), 10.0 + f64::from(i)))
+        .collect();
+    let posts = transactions
+        .iter()
+        .map(|t| post(&app, "/score", json!({"transaction": t})));
+    for (status, body) in futures::future::join_all(posts).await {
+        assert_eq!(status, 200, "{body}");
+    }
+    let batches = &runtime.metrics.decision_batch_size;
+    assert_eq!(batches.get_sample_sum(), 40.0);
+    assert!(
+        batches.get_sample_count() < 40,
+        "{} batches for 40 requests sent together",
+        batches.get_sample_count()
+    );
+    for table in ["raw_events", "transaction_features", "scores"] {
+        let sql = format!(
+            "SELECT count(*) FROM {table} WHERE transaction_id IN (SELECT transaction_id FROM raw_events WHERE source = 'api')"
+        );
+        assert_eq!(count(sql).await, 40, "{table}");
+    }
+
+    // By id, the stored decision answers while its model is served:
+    // nothing is written, however often it is asked.
+    let id = &transactions[0]["transaction_id"];
+    let scores = || count("SELECT count(*) FROM scores".to_owned());
+    let before = scores().await;
+    let (status, first) = post(&app, "/score", json!({"transaction_id": id})).await;
+    assert_eq!(status, 200, "{first}");
+    for _ in 0..3 {
+        let (status, again) = post(&app, "/score", json!({"transaction_id": id})).await;
+        assert_eq!(status, 200, "{again}");
+        assert_eq!(
+            again["timestamp"], first["timestamp"],
+            "the stored decision"
+        );
+    }
+    assert_eq!(scores().await, before, "answered without a write");
+
+    // Under a newly promoted model it is scored again, once.
+    let (status, outcome) = post(&app, "/models/retrain", json!({})).await;
+    assert_eq!(status, 200, "{outcome}");
+    assert_eq!(outcome["promoted"], true, "{outcome}");
+    for _ in 0..2 {
+        let (status, rescored) = post(&app, "/score", json!({"transaction_id": id})).await;
+        assert_eq!(status, 200, "{rescored}");
+        assert_eq!(rescored["model_version"], outcome["version"], "{rescored}");
+    }
+    assert_eq!(scores().await, before + 1, "one score of the new model");
+}

@@ -7,6 +7,8 @@
 
 pub mod alerter;
 pub mod bus;
+pub mod decision_queue;
+pub mod decisions;
 pub mod drift_checker;
 pub mod error;
 pub mod faults;

@@ -2,8 +2,8 @@
 //! the Grafana dashboards and alert rules rely on them.
 
 use prometheus::{
-    Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge,
-    IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
+    IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 /// The `outcome` label values of `fraud_model_trainings_total`.
@@ -11,6 +11,11 @@ pub const TRAINING_OUTCOMES: [&str; 4] = ["promoted", "candidate", "skipped", "f
 
 /// The `reason` label values of `fraud_alert_webhook_dead_letters_total`.
 pub const WEBHOOK_DEAD_LETTER_REASONS: [&str; 3] = ["queue_full", "rejected", "shutdown"];
+
+/// The `stage` label values of `fraud_decision_stage_seconds`: waiting in
+/// the decision queue, the pipeline (raw events, features, model, alerts,
+/// each committed per batch), reading the batch's stored scores back.
+pub const DECISION_STAGES: [&str; 3] = ["queue", "pipeline", "answer"];
 
 /// Every metric the runtime exports, registered in one registry of its own
 /// (not the global one) so several runtimes can live in one test process.
@@ -45,6 +50,15 @@ pub struct Metrics {
     pub scoring_latency: Histogram,
     /// fraud_model_predictions{decision}
     pub model_predictions: IntCounterVec,
+    /// fraud_decision_queue_depth: `POST /score` transactions waiting for
+    /// the decision queue to take them
+    pub decision_queue_depth: IntGauge,
+    /// fraud_decision_batch_size: transactions per batch the decision
+    /// queue published
+    pub decision_batch_size: Histogram,
+    /// fraud_decision_stage_seconds{stage}: time of a `POST /score`
+    /// transaction in each stage (see [`DECISION_STAGES`])
+    pub decision_stage_seconds: HistogramVec,
     /// fraud_alerts_created_total
     pub alerts_created: IntCounter,
     /// fraud_alert_webhook_failures_total: alerts the webhook never got
@@ -166,6 +180,33 @@ impl Metrics {
                 "Alerts dead-lettered instead of delivered, by reason: queue_full, rejected, shutdown",
                 "reason",
             ),
+            decision_queue_depth: IntGauge::new(
+                "fraud_decision_queue_depth",
+                "POST /score transactions waiting for the decision queue",
+            )
+            .expect("valid metric definition"),
+            decision_batch_size: Histogram::with_opts(
+                HistogramOpts::new(
+                    "fraud_decision_batch_size",
+                    "Transactions per batch published by the decision queue",
+                )
+                .buckets(vec![
+                    1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0,
+                ]),
+            )
+            .expect("valid metric definition"),
+            decision_stage_seconds: HistogramVec::new(
+                HistogramOpts::new(
+                    "fraud_decision_stage_seconds",
+                    "Time of a POST /score transaction in each stage: queue, pipeline, answer",
+                )
+                .buckets(vec![
+                    1e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1,
+                    0.5,
+                ]),
+                &["stage"],
+            )
+            .expect("valid metric definition"),
             alert_webhook_queue: IntGauge::new(
                 "fraud_alert_webhook_queue_depth",
                 "Alerts waiting for a webhook sender",
@@ -289,6 +330,9 @@ impl Metrics {
         for reason in WEBHOOK_DEAD_LETTER_REASONS {
             self.alert_webhook_dead_letters.with_label_values(&[reason]);
         }
+        for stage in DECISION_STAGES {
+            self.decision_stage_seconds.with_label_values(&[stage]);
+        }
     }
 
     fn register_all(&self) {
@@ -306,6 +350,9 @@ impl Metrics {
             Box::new(self.scoring_requests.clone()),
             Box::new(self.scoring_latency.clone()),
             Box::new(self.model_predictions.clone()),
+            Box::new(self.decision_queue_depth.clone()),
+            Box::new(self.decision_batch_size.clone()),
+            Box::new(self.decision_stage_seconds.clone()),
             Box::new(self.alerts_created.clone()),
             Box::new(self.alert_webhook_failures.clone()),
             Box::new(self.alert_webhook_dead_letters.clone()),

@@ -16,6 +16,8 @@ use crate::bus::kafka::{
     KafkaSettings, KafkaStatus, ensure_topics,
 };
 use crate::bus::{Bus, InProcessBus};
+use crate::decision_queue::DecisionQueue;
+use crate::decisions::{DecisionSettings, Decisions};
 use crate::drift_checker::{DriftChecker, DriftSettings};
 use crate::error::Undelivered;
 use crate::faults::FaultInjector;
@@ -72,6 +74,8 @@ pub struct RuntimeConfig {
     pub drift_schedule: Option<String>,
     /// Events travel through Kafka when set; in-process messages otherwise.
     pub kafka: Option<KafkaSettings>,
+    /// Batching and caching of `POST /score` decisions.
+    pub decisions: DecisionSettings,
 }
 
 /// Why the runtime could not start.
@@ -102,6 +106,10 @@ pub struct Runtime {
     pub lifecycle: Arc<Lifecycle>,
     /// Scores stored transactions (`POST /score` by id).
     pub scorer: Link<FeatureBatch>,
+    /// Which model is served, and the stored decisions answered recently.
+    pub decisions: Arc<Decisions>,
+    /// Batches the new transactions of `POST /score`.
+    pub decision_queue: DecisionQueue,
     /// Trains a model on request.
     pub retrainer: Link<Retrain>,
     /// Promotes a registered version.
@@ -184,10 +192,12 @@ impl Runtime {
             metrics.clone(),
             webhook.clone(),
         ));
+        let decisions = Arc::new(Decisions::new(config.decisions.cache_capacity));
         let scorer = spawner.spawn(Scorer::factory(
             store.clone(),
             config.thresholds,
             metrics.clone(),
+            decisions.clone(),
             alerter.link(),
         ));
         // Promotion on a thread of its own: it never waits behind a
@@ -326,6 +336,12 @@ impl Runtime {
             ));
         }
         let schedule = Schedule::start(jobs).await?;
+        let decision_queue = DecisionQueue::start(
+            bus.clone(),
+            store.clone(),
+            metrics.clone(),
+            config.decisions.max_batch,
+        );
         let ticker = (config.producer.rate > 0.0 || backfill.is_some())
             .then(|| spawn_ticker(producer.link(), config.tick, lifecycle.clone()));
 
@@ -338,6 +354,8 @@ impl Runtime {
             bus,
             lifecycle,
             scorer: scorer.link(),
+            decisions,
+            decision_queue,
             retrainer: retrainer.link(),
             promoter: promoter.link(),
             drift_checker: drift_checker.link(),

@@ -16,6 +16,7 @@ use vigil_core::Transaction;
 use vigil_core::features::FeatureVector;
 use vigil_core::model::{Decision, FraudModel, Thresholds};
 
+use crate::decisions::Decisions;
 use crate::error::ActorError;
 use crate::messages::{FeatureBatch, Scored, ScoredBatch, SwapModel};
 use crate::metrics::Metrics;
@@ -35,6 +36,9 @@ pub struct Scorer {
     thresholds: Thresholds,
     store: Store,
     metrics: Arc<Metrics>,
+    /// Told which model is served, so that stored decisions of another
+    /// one are not answered again.
+    decisions: Arc<Decisions>,
     alerter: Link<ScoredBatch>,
 }
 
@@ -45,10 +49,12 @@ impl Scorer {
         store: Store,
         thresholds: Thresholds,
         metrics: Arc<Metrics>,
+        decisions: Arc<Decisions>,
         alerter: Link<ScoredBatch>,
     ) -> Factory<Scorer> {
         Arc::new(move |_| {
             let (store, metrics, alerter) = (store.clone(), metrics.clone(), alerter.clone());
+            let decisions = decisions.clone();
             Box::pin(async move {
                 let serving = load_production(&store).await?;
                 match &serving {
@@ -58,11 +64,13 @@ impl Scorer {
                         metrics.model_trained_timestamp.set(0.0);
                     }
                 }
+                decisions.serve(serving.as_ref().map(|s| s.version));
                 Ok(Scorer {
                     serving,
                     thresholds,
                     store,
                     metrics,
+                    decisions,
                     alerter,
                 })
             })
@@ -202,6 +210,7 @@ impl Processes<SwapModel> for Scorer {
             trained_at: swap.trained_at,
         };
         publish_model(&self.metrics, &serving);
+        self.decisions.serve(Some(serving.version));
         self.serving = Some(serving);
         Ok(())
     }

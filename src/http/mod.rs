@@ -23,6 +23,8 @@ use actix_web::web;
 use utoipa_actix_web::service_config::ServiceConfig;
 use vigil_actors::Runtime;
 use vigil_actors::bus::Bus;
+use vigil_actors::decision_queue::DecisionQueue;
+use vigil_actors::decisions::Decisions;
 use vigil_actors::drift_checker::DriftSettings;
 use vigil_actors::health::HealthRegistry;
 use vigil_actors::lifecycle::Lifecycle;
@@ -43,6 +45,10 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub bus: Bus,
     pub scorer: Link<FeatureBatch>,
+    /// The served model and recently answered stored decisions.
+    pub decisions: Arc<Decisions>,
+    /// Batches new transactions of `POST /score`.
+    pub decision_queue: DecisionQueue,
     pub retrainer: Link<Retrain>,
     pub promoter: Link<Promote>,
     pub drift_checker: Link<CheckDrift>,
@@ -66,6 +72,8 @@ impl AppState {
             metrics: runtime.metrics.clone(),
             bus: runtime.bus.clone(),
             scorer: runtime.scorer.clone(),
+            decisions: runtime.decisions.clone(),
+            decision_queue: runtime.decision_queue.clone(),
             retrainer: runtime.retrainer.clone(),
             promoter: runtime.promoter.clone(),
             drift_checker: runtime.drift_checker.clone(),

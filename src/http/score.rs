@@ -1,6 +1,13 @@
 //! `POST /score`: score a stored transaction by id, or ingest a new one
 //! through the stream's path (raw event, features, score) and answer with
 //! its decision.
+//!
+//! New transactions go through the decision queue, which publishes those
+//! of concurrent requests as one batch (see
+//! `vigil_actors::decision_queue`). A stored transaction is answered with
+//! its stored decision while the model that made it is served, without
+//! writing anything; only under another model is it scored again (and
+//! that score stored).
 
 use std::time::{Duration, Instant};
 
@@ -13,7 +20,8 @@ use utoipa::openapi::schema::{AdditionalProperties, OneOfBuilder, Schema, Type};
 use utoipa::openapi::{KnownFormat, ObjectBuilder, Ref, RefOr, SchemaFormat};
 use utoipa::{PartialSchema, ToSchema};
 use uuid::Uuid;
-use vigil_actors::messages::{EventSource, FeatureBatch, Scored, TransactionBatch};
+use vigil_actors::decision_queue::{DecideError, Decided};
+use vigil_actors::messages::{FeatureBatch, Scored};
 use vigil_actors::store::entity::score as score_row;
 use vigil_core::Transaction;
 use vigil_core::model::decision::Decision;
@@ -126,7 +134,26 @@ pub async fn score(
     Ok(HttpResponse::Ok().json(response))
 }
 
+/// The decision on a stored transaction: the stored one when the served
+/// model made it (from memory when recently answered), else a new one.
 async fn score_stored(state: &AppState, id: Uuid) -> Result<ScoreResponse, ApiError> {
+    if let Some(row) = state.decisions.get(id) {
+        return Ok(from_row(row));
+    }
+    if state.decisions.served().is_some() {
+        if let Some(row) = state.store.latest_score(id).await? {
+            if state.decisions.is_current(&row) {
+                state.decisions.remember(&row);
+                return Ok(from_row(row));
+            }
+        }
+    }
+    rescore(state, id).await
+}
+
+/// Scores a stored transaction with the served model, which stores the
+/// score.
+async fn rescore(state: &AppState, id: Uuid) -> Result<ScoreResponse, ApiError> {
     let Some((transaction, features)) = state.store.featurized_transaction(id).await? else {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -154,25 +181,43 @@ async fn score_new(state: &AppState, transaction: Transaction) -> Result<ScoreRe
             .with_detail(json!(e.to_string()))
     })?;
     let id = transaction.transaction_id;
-    state
-        .bus
-        .publish(TransactionBatch {
-            source: EventSource::Api,
-            transactions: vec![transaction],
-            original_ids: Vec::new(),
-        })
-        .await
-        .map_err(unavailable)?;
-    if !state.bus.processes_before_returning() {
-        // On Kafka the consumer groups (of this or another process) process
-        // it after the broker's acknowledgement: wait for its score.
-        await_processed(state, id).await?;
-    }
     // A known id (a retried request) is not processed twice: its stored
     // score answers; without one (no model yet), the stored features do.
-    match state.store.latest_score(id).await? {
-        Some(row) => Ok(from_row(row)),
+    let stored = match state.decision_queue.decide(transaction).await {
+        Ok(Decided::Processed(stored)) => stored,
+        Ok(Decided::Published) => {
+            // On Kafka the consumer groups (of this or another process)
+            // process it after the broker's acknowledgement: wait for its
+            // score.
+            await_processed(state, id).await?;
+            state.store.latest_score(id).await?
+        }
+        Err(e) => return Err(not_decided(e)),
+    };
+    match stored {
+        Some(row) => {
+            if state.decisions.is_current(&row) {
+                state.decisions.remember(&row);
+            }
+            Ok(from_row(row))
+        }
         None => score_stored(state, id).await,
+    }
+}
+
+fn not_decided(e: DecideError) -> ApiError {
+    match e {
+        DecideError::Undelivered(e) => unavailable(e),
+        DecideError::Store(reason) => {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the store is unavailable")
+                .with_detail(json!(reason))
+                .with_retry_after(RETRY_AFTER_SECONDS)
+        }
+        DecideError::Stopped => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "vigil is stopping: the decision queue takes no new transactions",
+        )
+        .with_retry_after(RETRY_AFTER_SECONDS),
     }
 }
 

@@ -1,6 +1,8 @@
 //! `scores`: every score Vigil computed, one per transaction and model
 //! version (a redelivered transaction scored again adds nothing).
 
+use std::collections::HashMap;
+
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, TryInsertResult,
@@ -48,6 +50,30 @@ impl Store {
             }
         }
         Ok(inserted)
+    }
+
+    /// The newest score (by model version) of each of `transaction_ids`
+    /// that has one.
+    pub async fn latest_scores(
+        &self,
+        transaction_ids: &[Uuid],
+    ) -> Result<HashMap<Uuid, score::Model>, DbErr> {
+        let mut newest: HashMap<Uuid, score::Model> = HashMap::with_capacity(transaction_ids.len());
+        for chunk in transaction_ids.chunks(CHUNK) {
+            let rows = Entity::find()
+                .filter(Column::TransactionId.is_in(chunk.iter().copied()))
+                .all(&self.db)
+                .await?;
+            for row in rows {
+                match newest.get(&row.transaction_id) {
+                    Some(kept) if kept.model_version >= row.model_version => {}
+                    _ => {
+                        newest.insert(row.transaction_id, row);
+                    }
+                }
+            }
+        }
+        Ok(newest)
     }
 
     /// The newest score of a transaction (by model version).
