@@ -684,7 +684,8 @@ async fn concurrent_new_transactions_share_batches_and_stored_decisions_are_not_
     );
     for table in ["raw_events", "transaction_features", "scores"] {
         let sql = format!(
-            "SELECT count(*) FROM {table} WHERE transaction_id IN (SELECT transaction_id FROM raw_events WHERE source = 'api')"
+            "SELECT count(*) FROM {table} WHERE transaction_id IN \
+             (SELECT transaction_id FROM raw_events WHERE source = 'api')"
         );
         assert_eq!(count(sql).await, 40, "{table}");
     }
@@ -716,4 +717,43 @@ async fn concurrent_new_transactions_share_batches_and_stored_decisions_are_not_
         assert_eq!(rescored["model_version"], outcome["version"], "{rescored}");
     }
     assert_eq!(scores().await, before + 1, "one score of the new model");
+}
+
+#[actix_rt::test]
+async fn a_batch_the_pipeline_refuses_is_published_again_one_transaction_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(&dir);
+    let runtime = trained_runtime(&trained_config(&url)).await;
+    let app = app(&runtime, None).await;
+
+    // The raw store fails the next message and its retry: the batch the
+    // concurrent requests share is dead-lettered.
+    for _ in 0..2 {
+        runtime
+            .faults
+            .inject("raw_store", vigil_actors::faults::Fault::Error);
+    }
+    let transactions: Vec<Value> = (0..12)
+        .map(|i| new_transaction(&format!("u_refused_{i}"), 20.0 + f64::from(i)))
+        .collect();
+    let posts = transactions
+        .iter()
+        .map(|t| post(&app, "/score", json!({"transaction": t})));
+    let answers = futures::future::join_all(posts).await;
+
+    // Published again one by one, each transaction went through: no
+    // request failed for a fault that hit the batch.
+    assert_eq!(runtime.faults.pending("raw_store"), 0, "both faults fired");
+    for (status, body) in answers {
+        assert_eq!(status, 200, "{body}");
+    }
+    let count = |sql: &'static str| common::serve::count(&url, sql);
+    assert_eq!(count("SELECT count(*) FROM dead_letters").await, 1);
+    assert_eq!(
+        count("SELECT count(*) FROM raw_events WHERE source = 'api'").await,
+        12
+    );
+    let scored = "SELECT count(*) FROM scores WHERE transaction_id IN \
+                  (SELECT transaction_id FROM raw_events WHERE source = 'api')";
+    assert_eq!(count(scored).await, 12);
 }

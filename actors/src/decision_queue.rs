@@ -10,6 +10,11 @@
 //! without it. The guarantees are the bus's: on the in-process bus a
 //! caller is answered only once its transaction is stored and scored, on
 //! Kafka once the broker has it.
+//!
+//! A batch the pipeline refuses for good (a stage failed it twice and
+//! dead-lettered it) is published again one transaction at a time, so
+//! that a transaction that cannot be processed fails its own request
+//! only, not those it happened to share a batch with.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -130,24 +135,47 @@ impl Batcher {
             stage("queue", p.queued_at);
         }
         self.metrics.decision_batch_size.observe(batch.len() as f64);
-        let outcome = self.publish(&batch).await;
+        let published = self.publish_isolating(&batch).await;
         stage("pipeline", started);
         let answered = Instant::now();
-        let outcome = match outcome {
-            Ok(()) if self.bus.processes_before_returning() => self.scores_of(&batch).await,
-            Ok(()) => Ok(None),
-            Err(e) => Err(DecideError::from(e)),
+        let processed =
+            self.bus.processes_before_returning() && published.iter().any(Result::is_ok);
+        let scores = if processed {
+            self.scores_of(&batch).await.map(Some)
+        } else {
+            Ok(None)
         };
         stage("answer", answered);
-        for p in batch {
+        for (p, published) in batch.into_iter().zip(published) {
             let id = p.transaction.transaction_id;
-            let answer = match &outcome {
-                Ok(Some(scores)) => Ok(Decided::Processed(scores.get(&id).cloned())),
-                Ok(None) => Ok(Decided::Published),
-                Err(e) => Err(e.clone()),
+            let answer = match (published, &scores) {
+                (Err(e), _) => Err(DecideError::from(e)),
+                (Ok(()), Ok(Some(scores))) => Ok(Decided::Processed(scores.get(&id).cloned())),
+                (Ok(()), Ok(None)) => Ok(Decided::Published),
+                (Ok(()), Err(e)) => Err(e.clone()),
             };
             // A caller that gave up (its request was cancelled) needs no answer.
             let _ = p.reply.send(answer);
+        }
+    }
+
+    /// Publishes the batch; when the pipeline refuses it for good, each
+    /// transaction alone. The outcome of each caller's transaction.
+    async fn publish_isolating(&self, batch: &[Pending]) -> Vec<Result<(), Undelivered>> {
+        match self.publish(batch).await {
+            Err(refused) if !refused.transient && batch.len() > 1 => {
+                tracing::warn!(
+                    %refused,
+                    transactions = batch.len(),
+                    "a batch of POST /score was refused; publishing its transactions one by one"
+                );
+                let mut outcomes = Vec::with_capacity(batch.len());
+                for pending in batch {
+                    outcomes.push(self.publish(std::slice::from_ref(pending)).await);
+                }
+                outcomes
+            }
+            outcome => vec![outcome; batch.len()],
         }
     }
 
@@ -174,12 +202,11 @@ impl Batcher {
     async fn scores_of(
         &self,
         batch: &[Pending],
-    ) -> Result<Option<HashMap<Uuid, score::Model>>, DecideError> {
+    ) -> Result<HashMap<Uuid, score::Model>, DecideError> {
         let ids: Vec<Uuid> = batch.iter().map(|p| p.transaction.transaction_id).collect();
         self.store
             .latest_scores(&ids)
             .await
-            .map(Some)
             .map_err(|e| DecideError::Store(e.to_string()))
     }
 }
