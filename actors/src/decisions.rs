@@ -68,7 +68,7 @@ impl Decisions {
     }
 
     /// Whether `row` was decided by the served model.
-    pub fn is_current(&self, row: &score::Model) -> bool {
+    fn is_current(&self, row: &score::Model) -> bool {
         self.served() == Some(row.model_version)
     }
 
@@ -78,11 +78,14 @@ impl Decisions {
         self.is_current(&row).then_some(row)
     }
 
-    /// Keeps a stored decision for the next request on it.
-    pub fn remember(&self, row: &score::Model) {
-        if let Some(cache) = &self.cache {
+    /// Keeps a stored decision for the next request on it when the served
+    /// model made it; whether it did.
+    pub fn keep_if_current(&self, row: &score::Model) -> bool {
+        let current = self.is_current(row);
+        if let (true, Some(cache)) = (current, &self.cache) {
             cache.insert(row.transaction_id, row.clone());
         }
+        current
     }
 }
 
@@ -108,9 +111,10 @@ mod tests {
     fn only_the_served_models_decisions_are_answered() {
         let decisions = Decisions::new(10);
         let id = Uuid::new_v4();
-        decisions.remember(&row(id, 3));
-        assert_eq!(decisions.get(id), None, "no model served");
+        assert!(!decisions.keep_if_current(&row(id, 3)), "no model served");
+        assert_eq!(decisions.get(id), None);
         decisions.serve(Some(3));
+        assert!(decisions.keep_if_current(&row(id, 3)));
         assert_eq!(decisions.get(id).map(|r| r.model_version), Some(3));
         decisions.serve(Some(4));
         assert_eq!(decisions.get(id), None, "a newer model is served");
@@ -124,8 +128,7 @@ mod tests {
         let decisions = Decisions::new(0);
         decisions.serve(Some(1));
         let id = Uuid::new_v4();
-        decisions.remember(&row(id, 1));
+        assert!(decisions.keep_if_current(&row(id, 1)));
         assert_eq!(decisions.get(id), None);
-        assert!(decisions.is_current(&row(id, 1)));
     }
 }

@@ -142,8 +142,7 @@ async fn score_stored(state: &AppState, id: Uuid) -> Result<ScoreResponse, ApiEr
     }
     if state.decisions.served().is_some() {
         if let Some(row) = state.store.latest_score(id).await? {
-            if state.decisions.is_current(&row) {
-                state.decisions.remember(&row);
+            if state.decisions.keep_if_current(&row) {
                 return Ok(from_row(row));
             }
         }
@@ -196,9 +195,7 @@ async fn score_new(state: &AppState, transaction: Transaction) -> Result<ScoreRe
     };
     match stored {
         Some(row) => {
-            if state.decisions.is_current(&row) {
-                state.decisions.remember(&row);
-            }
+            state.decisions.keep_if_current(&row);
             Ok(from_row(row))
         }
         None => score_stored(state, id).await,
