@@ -337,7 +337,7 @@ pub async fn rebuild_features(config: &Config) -> Result<(), AppError> {
     let store = Store::open(&config.database_url()).await?;
     let started = Instant::now();
     let features = runtime_config(config).features;
-    let report = vigil_actors::feature_engine::rebuild_all(&store, &features)
+    let report = vigil_actors::decider::rebuild_all(&store, &features)
         .await
         .map_err(AppError::Features)?;
     tracing::info!(

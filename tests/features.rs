@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use common::{runtime_config, sqlite_url, wait_until};
 use vigil_actors::Runtime;
+use vigil_actors::decider::rebuild_all;
 use vigil_actors::faults::Fault;
-use vigil_actors::feature_engine::rebuild_all;
 use vigil_actors::store::{HistoryScope, Store};
 use vigil_core::features::{FEATURE_NAMES, FeatureConfig, FeatureVector, compute_history};
 
@@ -87,16 +87,16 @@ async fn restarts_in_the_middle_of_the_stream_do_not_change_features() {
             async move { m.feature_consumer_messages.get() >= after }
         })
         .await;
-        runtime.faults.inject("feature_engine", fault);
+        runtime.faults.inject("decider", fault);
     }
     let report = runtime.backfill_finished().await.unwrap().unwrap();
     assert!(report.transactions > 9000, "{report:?}");
-    assert_eq!(runtime.faults.pending("feature_engine"), 0);
+    assert_eq!(runtime.faults.pending("decider"), 0);
     let engine = runtime
         .health
         .snapshot()
         .into_iter()
-        .find(|a| a.name == "feature_engine")
+        .find(|a| a.name == "decider")
         .unwrap();
     assert_eq!(engine.restarts, 3, "{engine:?}");
     assert_eq!(

@@ -383,7 +383,7 @@ async fn alerts_reach_the_webhook_with_retries_and_undeliverable_ones_are_dead_l
                     .await
                     .unwrap()
                     .iter()
-                    .any(|d| d.actor == "alerter")
+                    .any(|d| d.actor == "webhook")
             }
         },
     )
@@ -394,7 +394,7 @@ async fn alerts_reach_the_webhook_with_retries_and_undeliverable_ones_are_dead_l
         .await
         .unwrap()
         .into_iter()
-        .find(|d| d.actor == "alerter")
+        .find(|d| d.actor == "webhook")
         .unwrap();
     assert!(letter.reason.contains("500"), "{}", letter.reason);
     assert!(String::from_utf8_lossy(&letter.payload).contains(&alerted[0]));
@@ -726,12 +726,12 @@ async fn a_batch_the_pipeline_refuses_is_published_again_one_transaction_at_a_ti
     let runtime = trained_runtime(&trained_config(&url)).await;
     let app = app(&runtime, None).await;
 
-    // The raw store fails the next message and its retry: the batch the
+    // The Decider fails the next message and its retry: the batch the
     // concurrent requests share is dead-lettered.
     for _ in 0..2 {
         runtime
             .faults
-            .inject("raw_store", vigil_actors::faults::Fault::Error);
+            .inject("decider", vigil_actors::faults::Fault::Error);
     }
     let transactions: Vec<Value> = (0..12)
         .map(|i| new_transaction(&format!("u_refused_{i}"), 20.0 + f64::from(i)))
@@ -743,7 +743,7 @@ async fn a_batch_the_pipeline_refuses_is_published_again_one_transaction_at_a_ti
 
     // Published again one by one, each transaction went through: no
     // request failed for a fault that hit the batch.
-    assert_eq!(runtime.faults.pending("raw_store"), 0, "both faults fired");
+    assert_eq!(runtime.faults.pending("decider"), 0, "both faults fired");
     for (status, body) in answers {
         assert_eq!(status, 200, "{body}");
     }

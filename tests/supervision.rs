@@ -15,12 +15,10 @@ use vigil_actors::Runtime;
 use vigil_actors::faults::Fault;
 use vigil_actors::health::ActorState;
 
-const ACTORS: [&str; 8] = [
+const ACTORS: [&str; 6] = [
     "producer",
     "raw_store",
-    "feature_engine",
-    "scorer",
-    "alerter",
+    "decider",
     "retrainer",
     "drift_checker",
     "promoter",
@@ -99,15 +97,15 @@ async fn every_actor_restarts_after_a_panic_and_an_error_without_losing_events()
 async fn a_message_failing_twice_is_dead_lettered_not_lost() {
     let dir = tempfile::tempdir().unwrap();
     let mut runtime = streaming_runtime(&dir).await;
-    runtime.faults.inject("raw_store", Fault::Error);
-    runtime.faults.inject("raw_store", Fault::Panic);
+    runtime.faults.inject("decider", Fault::Error);
+    runtime.faults.inject("decider", Fault::Panic);
     let faults = runtime.faults.clone();
     wait_until("both faults to fire", Duration::from_secs(10), || {
         let faults = faults.clone();
-        async move { faults.pending("raw_store") == 0 }
+        async move { faults.pending("decider") == 0 }
     })
     .await;
-    // Two batches from the producer (a transaction batch fails, or a label
+    // One batch from the producer (a transaction batch fails, or a label
     // batch): wait for more traffic so the failed one is long done.
     tokio::time::sleep(Duration::from_millis(200)).await;
     runtime.stop_producer().await;
@@ -115,22 +113,26 @@ async fn a_message_failing_twice_is_dead_lettered_not_lost() {
     let letters = runtime.store.dead_letters().await.unwrap();
     assert_eq!(letters.len(), 1, "{letters:?}");
     let letter = &letters[0];
-    assert_eq!(letter.actor, "raw_store");
+    assert_eq!(letter.actor, "decider");
     assert_eq!(letter.attempts, 2);
     assert!(letter.reason.contains("panicked"), "{}", letter.reason);
     let payload: Value = serde_json::from_slice(&letter.payload).unwrap();
     let in_letter = payload["transactions"].as_array().map_or(0, Vec::len) as u64;
 
+    // The Decider stores a batch's raw events with its decisions: the
+    // dead-lettered batch is in the letter (and counted as a producer
+    // error), every delivered one in the store.
     let stored = runtime.store.count_raw_events().await.unwrap();
     assert_eq!(stored, runtime.metrics.transactions_produced.get());
     assert_eq!(in_letter, runtime.metrics.producer_errors.get());
-    let raw_store = runtime
+    assert_eq!(runtime.store.count_feature_rows().await.unwrap(), stored);
+    let decider = runtime
         .health
         .snapshot()
         .into_iter()
-        .find(|a| a.name == "raw_store")
+        .find(|a| a.name == "decider")
         .unwrap();
-    assert_eq!(raw_store.failed_messages, 1);
+    assert_eq!(decider.failed_messages, 1);
 }
 
 #[actix_rt::test]
@@ -148,29 +150,29 @@ async fn too_many_restarts_mark_an_actor_failed_and_health_unavailable() {
     assert_eq!(health.status(), 200);
 
     for _ in 0..3 {
-        runtime.faults.inject("scorer", Fault::Error);
+        runtime.faults.inject("decider", Fault::Error);
     }
     // Two failures dead-letter the first probe; the third fails the next.
     assert!(runtime.ready().await.is_err());
     runtime
         .ready()
         .await
-        .expect("the scorer keeps answering after restarts");
+        .expect("the decider keeps answering after restarts");
 
-    let scorer = runtime
+    let decider = runtime
         .health
         .snapshot()
         .into_iter()
-        .find(|a| a.name == "scorer")
+        .find(|a| a.name == "decider")
         .unwrap();
-    assert_eq!(scorer.state, ActorState::Failed);
+    assert_eq!(decider.state, ActorState::Failed);
     let response =
         test::call_service(&app, test::TestRequest::get().uri("/health").to_request()).await;
     assert_eq!(response.status(), 503);
     let body: Value = test::read_body_json(response).await;
     assert_eq!(body["status"], "unhealthy");
     assert!(
-        body["reasons"][0].as_str().unwrap().contains("scorer"),
+        body["reasons"][0].as_str().unwrap().contains("decider"),
         "{body}"
     );
 }
@@ -266,7 +268,7 @@ async fn a_hung_actor_is_reported_stalled_then_restarted_and_loses_nothing() {
     })
     .await;
 
-    runtime.faults.inject("feature_engine", Fault::Hang);
+    runtime.faults.inject("decider", Fault::Hang);
     let mut reported = None;
     let start = std::time::Instant::now();
     while reported.is_none() {
@@ -280,13 +282,13 @@ async fn a_hung_actor_is_reported_stalled_then_restarted_and_loses_nothing() {
                 .as_array()
                 .unwrap()
                 .iter()
-                .any(|r| r.as_str().unwrap().contains("actor feature_engine stalled"))
+                .any(|r| r.as_str().unwrap().contains("actor decider stalled"))
         {
             reported = Some(body);
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(reported.unwrap()["actors"]["feature_engine"], "stalled");
+    assert_eq!(reported.unwrap()["actors"]["decider"], "stalled");
 
     let registry = runtime.health.clone();
     wait_until(
@@ -296,7 +298,7 @@ async fn a_hung_actor_is_reported_stalled_then_restarted_and_loses_nothing() {
             let registry = registry.clone();
             async move {
                 registry.snapshot().iter().any(|a| {
-                    a.name == "feature_engine" && a.restarts == 1 && a.state == ActorState::Running
+                    a.name == "decider" && a.restarts == 1 && a.state == ActorState::Running
                 })
             }
         },
@@ -316,7 +318,7 @@ async fn a_hung_actor_is_reported_stalled_then_restarted_and_loses_nothing() {
         .health
         .snapshot()
         .into_iter()
-        .find(|a| a.name == "feature_engine")
+        .find(|a| a.name == "decider")
         .unwrap();
     assert!(
         engine.last_error.as_deref().unwrap().contains("stalled"),

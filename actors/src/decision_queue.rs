@@ -1,7 +1,7 @@
 //! The decision queue: micro-batches the transactions of concurrent
-//! callers (`POST /score`) into one bus batch, so that each stage of the
-//! pipeline (raw events, features, scores, alerts) commits a batch of
-//! them in one database transaction instead of one transaction each.
+//! callers (`POST /score`) into one bus batch, so that the Decider
+//! computes and stores them together (raw events, features, scores and
+//! alerts in one database transaction) instead of one transaction each.
 //!
 //! One task takes whatever is queued, up to `max_batch`, publishes it and
 //! then answers every caller in the batch. There is no timer: a lone

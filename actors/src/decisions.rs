@@ -2,8 +2,8 @@
 //! decision already stored for the served model, with no write, and keeps
 //! the hottest of them in a bounded in-memory cache.
 //!
-//! A decision is valid while the model that made it is served: the Scorer
-//! says which one that is ([`Decisions::serve`]) whenever it loads or
+//! A decision is valid while the model that made it is served: the decision
+//! stage says which one that is ([`Decisions::serve`]) whenever it loads or
 //! swaps a model, and entries of any other version are not answered (they
 //! are re-scored, which stores the new model's decision). The cache holds
 //! stored rows only, read back from the store, so what it answers is

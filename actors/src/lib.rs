@@ -5,14 +5,13 @@
 //! retries the failing message once and dead-letters it after that. The
 //! [`runtime::Runtime`] spawns them all and wires them through the bus.
 
-pub mod alerter;
 pub mod bus;
+pub mod decider;
 pub mod decision_queue;
 pub mod decisions;
 pub mod drift_checker;
 pub mod error;
 pub mod faults;
-pub mod feature_engine;
 pub mod health;
 pub mod lifecycle;
 pub mod messages;
@@ -25,7 +24,6 @@ pub mod recovery;
 pub mod retrainer;
 pub mod runtime;
 pub mod schedule;
-pub mod scorer;
 pub mod store;
 pub mod supervisor;
 pub mod training;

@@ -12,10 +12,14 @@ pub const TRAINING_OUTCOMES: [&str; 4] = ["promoted", "candidate", "skipped", "f
 /// The `reason` label values of `fraud_alert_webhook_dead_letters_total`.
 pub const WEBHOOK_DEAD_LETTER_REASONS: [&str; 3] = ["queue_full", "rejected", "shutdown"];
 
-/// The `stage` label values of `fraud_decision_stage_seconds`: waiting in
-/// the decision queue, the pipeline (raw events, features, model, alerts,
-/// each committed per batch), reading the batch's stored scores back.
-pub const DECISION_STAGES: [&str; 3] = ["queue", "pipeline", "answer"];
+/// The `stage` label values of `fraud_decision_stage_seconds`. Per
+/// `POST /score` transaction: waiting in the decision queue (`queue`), its
+/// batch through the bus and the decision stage (`pipeline`), reading the
+/// batch's stored scores back (`answer`). Per batch of the decision stage,
+/// whatever its source: computing features (`features`), scoring
+/// (`model`), the one database transaction that stores it (`commit`).
+pub const DECISION_STAGES: [&str; 6] =
+    ["queue", "pipeline", "answer", "features", "model", "commit"];
 
 /// Every metric the runtime exports, registered in one registry of its own
 /// (not the global one) so several runtimes can live in one test process.
@@ -198,7 +202,8 @@ impl Metrics {
             decision_stage_seconds: HistogramVec::new(
                 HistogramOpts::new(
                     "fraud_decision_stage_seconds",
-                    "Time of a POST /score transaction in each stage: queue, pipeline, answer",
+                    "Time in each stage of a decision: queue, pipeline, answer (per POST /score \
+                     transaction); features, model, commit (per batch of the decision stage)",
                 )
                 .buckets(vec![
                     1e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1,

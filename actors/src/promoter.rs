@@ -1,11 +1,11 @@
 //! Promoter: makes a registered model the production model and hands it
-//! to the Scorer, for an operator (`POST /models/{v}/promote`) and for the
+//! to the Decider, for an operator (`POST /models/{v}/promote`) and for the
 //! Retrainer (a new model that passed the gates).
 //!
 //! It is an actor of its own, on a thread of its own, so that a manual
 //! promotion never waits behind a training or its MLflow logging; and
-//! the one place where the registry's production row and the Scorer's
-//! model change, so that both always agree.
+//! the one place where the registry's production row and the decision
+//! stage's model change, so that both always agree.
 
 use std::sync::Arc;
 
@@ -20,16 +20,16 @@ use crate::supervisor::{Factory, Link, Processes, Worker};
 /// Promotes models.
 pub struct Promoter {
     store: Store,
-    scorer: Link<SwapModel>,
+    stage: Link<SwapModel>,
 }
 
 impl Promoter {
     /// A factory for the supervisor.
-    pub fn factory(store: Store, scorer: Link<SwapModel>) -> Factory<Promoter> {
+    pub fn factory(store: Store, stage: Link<SwapModel>) -> Factory<Promoter> {
         Arc::new(move |_| {
             let promoter = Promoter {
                 store: store.clone(),
-                scorer: scorer.clone(),
+                stage: stage.clone(),
             };
             Box::pin(async move { Ok(promoter) })
         })
@@ -46,7 +46,7 @@ impl Promoter {
         if !self.store.promote_model(version, reason).await? {
             return Ok(false);
         }
-        self.scorer
+        self.stage
             .send(SwapModel {
                 version,
                 model,

@@ -1,11 +1,13 @@
-//! Start-up recovery for the in-process bus. A batch reaches the
-//! FeatureEngine only after the RawStore stored it, and the Scorer only
-//! after its features were stored; a crash (SIGKILL, power loss) between
-//! those steps leaves raw events without features, features without a
-//! score, or fraud labels the feature engine has not counted. Before new
-//! events flow, all are handed on again, oldest first, so every stored
-//! event is featurized, scored and counted exactly once, as if the process
-//! had never stopped. (On Kafka, uncommitted offsets do this.)
+//! Start-up recovery for the in-process bus. The Decider stores a
+//! batch's raw events, features and scores in one database transaction,
+//! so a crash cannot split them; what a crash (SIGKILL, power loss) can
+//! leave is a fraud label stored but not yet counted by the feature state.
+//! A store written by an earlier version, which committed each step on its
+//! own, may also hold raw events without features or features without a
+//! score. Before new events flow, all are handed on again, oldest first,
+//! so every stored event is featurized, scored and counted exactly once,
+//! as if the process had never stopped. (On Kafka, uncommitted offsets do
+//! this.)
 
 use vigil_core::Transaction;
 
@@ -20,11 +22,11 @@ const BATCH: usize = 500;
 /// What recovery handed on again.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Recovered {
-    /// Features owed a score, sent to the Scorer.
+    /// Features owed a score, sent to the Decider.
     pub scored: usize,
-    /// Raw events owed features, sent to the FeatureEngine (and on).
+    /// Raw events owed features, sent to the Decider.
     pub featurized: usize,
-    /// Fraud labels the FeatureEngine had not counted.
+    /// Fraud labels the feature state had not counted.
     pub labels: usize,
 }
 
@@ -32,9 +34,9 @@ pub struct Recovered {
 /// await one were computed before any raw event that awaits features.
 pub async fn finish_in_flight(
     store: &Store,
-    feature_engine: &Link<TransactionBatch>,
+    decider: &Link<TransactionBatch>,
     label_counter: &Link<LabelBatch>,
-    scorer: &Link<FeatureBatch>,
+    rescorer: &Link<FeatureBatch>,
 ) -> Result<Recovered, RuntimeError> {
     let mut recovered = Recovered::default();
     if let Some(since) = store.first_promotion().await? {
@@ -44,7 +46,7 @@ pub async fn finish_in_flight(
             let batch = FeatureBatch {
                 rows: rows.to_vec(),
             };
-            scorer.send(batch).await.map_err(undelivered)?;
+            rescorer.send(batch).await.map_err(undelivered)?;
         }
     }
     let owed: Vec<Transaction> = store.transactions_without_features().await?;
@@ -55,7 +57,7 @@ pub async fn finish_in_flight(
             transactions: transactions.to_vec(),
             original_ids: Vec::new(),
         };
-        feature_engine.send(batch).await.map_err(undelivered)?;
+        decider.send(batch).await.map_err(undelivered)?;
     }
     // After the transactions: a label of the batch in flight may name one.
     let labels = store.uncounted_fraud_labels().await?;

@@ -3,8 +3,8 @@
 //! Promoter and the run to the MLflow queue.
 //!
 //! Training itself runs on a blocking thread (see [`crate::training`]):
-//! the Scorer keeps scoring with the current model meanwhile, and the
-//! Promoter keeps promoting.
+//! the Decider keeps scoring with the current model meanwhile, and
+//! the Promoter keeps promoting.
 
 use std::sync::Arc;
 

@@ -10,18 +10,17 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::alerter::Alerter;
 use crate::bus::kafka::{
     ConsumerRole, ConsumerServices, ConsumerSinks, KafkaConsumer, KafkaError, KafkaPublisher,
     KafkaSettings, KafkaStatus, ensure_topics,
 };
 use crate::bus::{Bus, InProcessBus};
+use crate::decider::{Decider, DeciderServices, DeciderSettings};
 use crate::decision_queue::DecisionQueue;
 use crate::decisions::{DecisionSettings, Decisions};
 use crate::drift_checker::{DriftChecker, DriftSettings};
 use crate::error::Undelivered;
 use crate::faults::FaultInjector;
-use crate::feature_engine::FeatureEngine;
 use crate::health::{ActorHealth, HealthRegistry, RestartBudget};
 use crate::lifecycle::{Lifecycle, Phase};
 use crate::messages::{
@@ -36,7 +35,6 @@ use crate::raw_store::RawStore;
 use crate::recovery;
 use crate::retrainer::{Retrainer, RetrainerLinks};
 use crate::schedule::{Schedule, ScheduleError, ScheduledJob};
-use crate::scorer::Scorer;
 use crate::store::{Store, StoreError};
 use crate::supervisor::{Link, RestartPolicy, Spawner};
 use crate::training::TrainingSettings;
@@ -104,8 +102,8 @@ pub struct Runtime {
     pub bus: Bus,
     /// Start-up phase and drain.
     pub lifecycle: Arc<Lifecycle>,
-    /// Scores stored transactions (`POST /score` by id).
-    pub scorer: Link<FeatureBatch>,
+    /// Scores stored transactions again (`POST /score` by id).
+    pub decider: Link<FeatureBatch>,
     /// Which model is served, and the stored decisions answered recently.
     pub decisions: Arc<Decisions>,
     /// Batches the new transactions of `POST /score`.
@@ -187,27 +185,28 @@ impl Runtime {
             .map(|settings| WebhookQueue::start(settings, store.clone(), metrics.clone()))
             .transpose()
             .map_err(|e| RuntimeError::Webhook(e.to_string()))?;
-        let alerter = spawner.spawn(Alerter::factory(
-            store.clone(),
-            metrics.clone(),
-            webhook.clone(),
-        ));
         let decisions = Arc::new(Decisions::new(config.decisions.cache_capacity));
-        let scorer = spawner.spawn(Scorer::factory(
-            store.clone(),
-            config.thresholds,
-            metrics.clone(),
-            decisions.clone(),
-            alerter.link(),
+        let decider = spawner.spawn(Decider::factory(
+            DeciderServices {
+                store: store.clone(),
+                metrics: metrics.clone(),
+                decisions: decisions.clone(),
+                webhook: webhook.clone(),
+            },
+            DeciderSettings {
+                features: config.features.clone(),
+                thresholds: config.thresholds,
+                keeps_audit_log: config.kafka.is_none(),
+            },
         ));
         // Promotion on a thread of its own: it never waits behind a
         // training. Training and drift checks read large windows and
-        // serialize models: on their own thread, the Scorer never waits
-        // for them.
+        // serialize models: on their own thread, the Decider never
+        // waits for them.
         let promotion = actix::Arbiter::new();
         let promoter = spawner.spawn_on(
             &promotion.handle(),
-            Promoter::factory(store.clone(), scorer.link()),
+            Promoter::factory(store.clone(), decider.link()),
         );
         let background = actix::Arbiter::new();
         let retrainer = spawner.spawn_on(
@@ -227,24 +226,18 @@ impl Runtime {
                 },
             ),
         );
-        let feature_engine = spawner.spawn(FeatureEngine::factory(
-            store.clone(),
-            config.features.clone(),
-            metrics.clone(),
-            scorer.link(),
-        ));
         let raw_sinks = ConsumerSinks {
             transactions: raw_store.link(),
             labels: raw_store.link(),
             ownership: None,
         };
         let feature_sinks = ConsumerSinks {
-            transactions: feature_engine.link(),
-            labels: feature_engine.link(),
-            ownership: Some(feature_engine.link()),
+            transactions: decider.link(),
+            labels: decider.link(),
+            ownership: Some(decider.link()),
         };
         let (bus, consumers) = match &config.kafka {
-            None => (in_process_bus([raw_sinks, feature_sinks]), Vec::new()),
+            None => (in_process_bus(raw_sinks, feature_sinks), Vec::new()),
             Some(settings) => {
                 let sinks = [
                     (ConsumerRole::Raw, raw_sinks),
@@ -272,9 +265,7 @@ impl Runtime {
         let probes = vec![
             producer.link(),
             raw_store.link(),
-            feature_engine.link(),
-            scorer.link(),
-            alerter.link(),
+            decider.link(),
             retrainer.link(),
             drift_checker.link(),
             promoter.link(),
@@ -304,9 +295,9 @@ impl Runtime {
             store: store.clone(),
             lifecycle: lifecycle.clone(),
             recover: config.kafka.is_none(),
-            feature_engine: feature_engine.link(),
-            labels: feature_engine.link(),
-            scorer: scorer.link(),
+            decider: decider.link(),
+            labels: decider.link(),
+            rescorer: decider.link(),
             producer: producer.link(),
             on_kafka: config.kafka.is_some(),
             backfill: backfill.zip(backfill_reply),
@@ -353,7 +344,7 @@ impl Runtime {
             faults,
             bus,
             lifecycle,
-            scorer: scorer.link(),
+            decider: decider.link(),
             decisions,
             decision_queue,
             retrainer: retrainer.link(),
@@ -576,10 +567,11 @@ struct StartUp {
     lifecycle: Arc<Lifecycle>,
     /// Embedded: finish what a crash left in flight (Kafka redelivers).
     recover: bool,
-    feature_engine: Link<TransactionBatch>,
-    /// The FeatureEngine, for labels owed to the feature state.
+    decider: Link<TransactionBatch>,
+    /// The Decider, for labels owed to the feature state.
     labels: Link<LabelBatch>,
-    scorer: Link<FeatureBatch>,
+    /// The Decider, for features owed a score.
+    rescorer: Link<FeatureBatch>,
     producer: Link<Backfill>,
     on_kafka: bool,
     backfill: Option<(BackfillWindow, BackfillReply)>,
@@ -589,13 +581,9 @@ struct StartUp {
 impl StartUp {
     async fn run(self) {
         if self.recover
-            && let Err(e) = recovery::finish_in_flight(
-                &self.store,
-                &self.feature_engine,
-                &self.labels,
-                &self.scorer,
-            )
-            .await
+            && let Err(e) =
+                recovery::finish_in_flight(&self.store, &self.decider, &self.labels, &self.rescorer)
+                    .await
         {
             tracing::error!(error = %e, "start-up failed");
             self.lifecycle.fail(e.to_string());
@@ -721,13 +709,14 @@ async fn kafka_bus(
     Ok((Bus::Kafka(publisher), consumers))
 }
 
-/// The in-process bus: each consumer gets every batch as an actor message.
-fn in_process_bus(sinks: [ConsumerSinks; 2]) -> Bus {
+/// The in-process bus: the Decider gets every transaction batch
+/// (and stores its raw events in the same database transaction as its
+/// decisions); labels go to the audit log, then to the stage.
+fn in_process_bus(raw: ConsumerSinks, stage: ConsumerSinks) -> Bus {
     let mut bus = InProcessBus::default();
-    for sink in sinks {
-        bus.subscribe_transactions(sink.transactions);
-        bus.subscribe_labels(sink.labels);
-    }
+    bus.subscribe_transactions(stage.transactions);
+    bus.subscribe_labels(raw.labels);
+    bus.subscribe_labels(stage.labels);
     Bus::InProcess(bus)
 }
 

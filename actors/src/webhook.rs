@@ -9,7 +9,7 @@
 //! - `rejected`: the receiver did not accept it within its attempts;
 //! - `shutdown`: the process stopped before it was delivered.
 //!
-//! The queue and its senders outlive the Alerter's restarts.
+//! The queue and its senders outlive the Decider's restarts.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -241,7 +241,7 @@ impl Shared {
             .with_label_values(&[why.as_str()])
             .inc();
         let letter = DeadLetter {
-            actor: "alerter".into(),
+            actor: "webhook".into(),
             message_kind: "webhook".into(),
             payload: serde_json::to_vec(alert).unwrap_or_default(),
             reason,

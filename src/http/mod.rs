@@ -44,7 +44,7 @@ pub struct AppState {
     pub health: Arc<HealthRegistry>,
     pub metrics: Arc<Metrics>,
     pub bus: Bus,
-    pub scorer: Link<FeatureBatch>,
+    pub decider: Link<FeatureBatch>,
     /// The served model and recently answered stored decisions.
     pub decisions: Arc<Decisions>,
     /// Batches new transactions of `POST /score`.
@@ -71,7 +71,7 @@ impl AppState {
             health: runtime.health.clone(),
             metrics: runtime.metrics.clone(),
             bus: runtime.bus.clone(),
-            scorer: runtime.scorer.clone(),
+            decider: runtime.decider.clone(),
             decisions: runtime.decisions.clone(),
             decision_queue: runtime.decision_queue.clone(),
             retrainer: runtime.retrainer.clone(),

@@ -149,7 +149,7 @@ pub struct PromoteRequest {
 }
 
 /// Makes a version the production model now (an operator's decision: the
-/// gates are not applied) and swaps it into the Scorer.
+/// gates are not applied) and swaps it into the Decider.
 #[utoipa::path(
     operation_id = "promote_model",
     tag = "models",

@@ -161,7 +161,7 @@ async fn rescore(state: &AppState, id: Uuid) -> Result<ScoreResponse, ApiError> 
         .with_detail(json!({"transaction_id": id})));
     };
     let scores = state
-        .scorer
+        .decider
         .send(FeatureBatch {
             rows: vec![(transaction, features)],
         })

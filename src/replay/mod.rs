@@ -2,7 +2,7 @@
 //!
 //! The rows are published on the runtime's bus as `TransactionBatch`es
 //! (`EventSource::Replay`) and their chargebacks as `LabelBatch`es at their
-//! label time, so RawStore, FeatureEngine and Scorer handle them exactly as
+//! label time, so the Decider and RawStore handle them exactly as
 //! live events, in simulated time and as fast as the store takes them.
 
 mod reader;

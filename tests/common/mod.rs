@@ -36,7 +36,7 @@ pub async fn trained_runtime(config: &vigil::config::Config) -> Runtime {
         async move { store.production_model().await.unwrap().is_some() }
     })
     .await;
-    // The registry promotes first; the Scorer swaps the model in after.
+    // The registry promotes first; the Decider swaps the model in after.
     let metrics = runtime.metrics.clone();
     wait_until(
         "the scorer to serve the model",

@@ -2,10 +2,13 @@
 //! consumer slows the publisher (backpressure) instead of filling memory.
 //!
 //! Consumers get a batch one after the other, in the order they
-//! subscribed, each only once the previous one has handled it. The first
-//! is the audit log (RawStore): nothing is featurized or scored before it
-//! is stored, so after a crash the stored raw events are the whole truth
-//! and start-up recovery can finish what was in flight (see
+//! subscribed, each only once the previous one has handled it.
+//! Transactions go to the Decider alone, which stores their raw events in
+//! the same database transaction as their features, scores and alerts, so
+//! that nothing is answered before it is in the audit log and a crash
+//! cannot split them. Labels go to the audit log (RawStore) first, then
+//! to the Decider: after a crash the stored labels are the whole truth and
+//! start-up recovery counts those the state had not (see
 //! `crate::recovery`), as Kafka's committed offsets do in Kafka mode.
 
 use crate::error::Undelivered;

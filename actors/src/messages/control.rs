@@ -136,7 +136,7 @@ pub struct CheckDrift {
 }
 
 /// After a Kafka rebalance: the partitions of the transactions topic this
-/// process now owns. The FeatureEngine keeps state for their users only,
+/// process now owns. The Decider keeps state for their users only,
 /// rebuilt from the store before any of their messages is processed. The
 /// reply is how many users it now holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Message)]

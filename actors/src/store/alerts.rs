@@ -3,7 +3,8 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use uuid::Uuid;
 
@@ -30,64 +31,7 @@ impl Store {
         &self,
         scores: &[&Scored],
     ) -> Result<Vec<fraud_alert::Model>, DbErr> {
-        let now = Utc::now();
-        let rows: Vec<fraud_alert::Model> = scores
-            .iter()
-            .map(|s| fraud_alert::Model {
-                alert_id: Uuid::new_v4(),
-                transaction_id: s.transaction_id,
-                user_id: s.user_id.clone(),
-                decision: s.decision.as_str().to_owned(),
-                fraud_probability: s.fraud_probability,
-                risk_factors: serde_json::to_value(&s.risk_factors)
-                    .expect("risk factors serialize to JSON"),
-                model_version: s.model_version,
-                status: OPEN.to_owned(),
-                created_at: now,
-                updated_at: now,
-            })
-            .collect();
-        if rows.is_empty() {
-            return Ok(rows);
-        }
-        let ids: Vec<Uuid> = rows.iter().map(|r| r.transaction_id).collect();
-        let existing: std::collections::HashSet<Uuid> = Entity::find()
-            .select_only()
-            .column(Column::TransactionId)
-            .filter(Column::TransactionId.is_in(ids))
-            .into_tuple::<Uuid>()
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .collect();
-        let new: Vec<fraud_alert::Model> = rows
-            .into_iter()
-            .filter(|r| !existing.contains(&r.transaction_id))
-            .collect();
-        let active = new.iter().cloned().map(|m| fraud_alert::ActiveModel {
-            alert_id: Set(m.alert_id),
-            transaction_id: Set(m.transaction_id),
-            user_id: Set(m.user_id),
-            decision: Set(m.decision),
-            fraud_probability: Set(m.fraud_probability),
-            risk_factors: Set(m.risk_factors),
-            model_version: Set(m.model_version),
-            status: Set(m.status),
-            created_at: Set(m.created_at),
-            updated_at: Set(m.updated_at),
-        });
-        // A concurrent writer may have raced us to one of them: the unique
-        // index keeps one alert per transaction either way.
-        Entity::insert_many(active)
-            .on_conflict(
-                OnConflict::column(Column::TransactionId)
-                    .do_nothing()
-                    .to_owned(),
-            )
-            .try_insert()
-            .exec_without_returning(&self.db)
-            .await?;
-        Ok(new)
+        insert_alerts(&self.db, scores).await
     }
 
     /// Alerts matching `filter`, newest first.
@@ -109,4 +53,70 @@ impl Store {
             .all(&self.db)
             .await
     }
+}
+
+/// The rows of [`Store::insert_alerts`], on `db` (the store or a database
+/// transaction of the caller's).
+pub(super) async fn insert_alerts(
+    db: &impl ConnectionTrait,
+    scores: &[&Scored],
+) -> Result<Vec<fraud_alert::Model>, DbErr> {
+    let now = Utc::now();
+    let rows: Vec<fraud_alert::Model> = scores
+        .iter()
+        .map(|s| fraud_alert::Model {
+            alert_id: Uuid::new_v4(),
+            transaction_id: s.transaction_id,
+            user_id: s.user_id.clone(),
+            decision: s.decision.as_str().to_owned(),
+            fraud_probability: s.fraud_probability,
+            risk_factors: serde_json::to_value(&s.risk_factors)
+                .expect("risk factors serialize to JSON"),
+            model_version: s.model_version,
+            status: OPEN.to_owned(),
+            created_at: now,
+            updated_at: now,
+        })
+        .collect();
+    if rows.is_empty() {
+        return Ok(rows);
+    }
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.transaction_id).collect();
+    let existing: std::collections::HashSet<Uuid> = Entity::find()
+        .select_only()
+        .column(Column::TransactionId)
+        .filter(Column::TransactionId.is_in(ids))
+        .into_tuple::<Uuid>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect();
+    let new: Vec<fraud_alert::Model> = rows
+        .into_iter()
+        .filter(|r| !existing.contains(&r.transaction_id))
+        .collect();
+    let active = new.iter().cloned().map(|m| fraud_alert::ActiveModel {
+        alert_id: Set(m.alert_id),
+        transaction_id: Set(m.transaction_id),
+        user_id: Set(m.user_id),
+        decision: Set(m.decision),
+        fraud_probability: Set(m.fraud_probability),
+        risk_factors: Set(m.risk_factors),
+        model_version: Set(m.model_version),
+        status: Set(m.status),
+        created_at: Set(m.created_at),
+        updated_at: Set(m.updated_at),
+    });
+    // A concurrent writer may have raced us to one of them: the unique
+    // index keeps one alert per transaction either way.
+    Entity::insert_many(active)
+        .on_conflict(
+            OnConflict::column(Column::TransactionId)
+                .do_nothing()
+                .to_owned(),
+        )
+        .try_insert()
+        .exec_without_returning(db)
+        .await?;
+    Ok(new)
 }

@@ -9,7 +9,7 @@ use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::{NotSet, Set},
-    DbErr, EntityTrait, ModelTrait, QueryOrder, TransactionTrait, Value,
+    ConnectionTrait, DbErr, EntityTrait, ModelTrait, QueryOrder, TransactionTrait, Value,
 };
 use uuid::Uuid;
 use vigil_core::Transaction;
@@ -39,25 +39,8 @@ impl Store {
         rows: &[(&Transaction, FeatureVector)],
         on_existing: OnExisting,
     ) -> Result<(), DbErr> {
-        let computed_at = Utc::now();
         let txn = self.db.begin().await?;
-        for chunk in rows.chunks(CHUNK) {
-            let models = chunk.iter().map(|(t, f)| active_model(t, f, computed_at));
-            let conflict = match on_existing {
-                OnExisting::Keep => OnConflict::column(Column::TransactionId)
-                    .do_nothing()
-                    .to_owned(),
-                OnExisting::Replace => OnConflict::column(Column::TransactionId)
-                    .update_columns(feature_columns().iter().copied())
-                    .update_column(Column::ComputedAt)
-                    .to_owned(),
-            };
-            transaction_feature::Entity::insert_many(models)
-                .on_conflict(conflict)
-                .try_insert()
-                .exec_without_returning(&txn)
-                .await?;
-        }
+        insert_features(&txn, rows, on_existing).await?;
         txn.commit().await
     }
 
@@ -70,6 +53,34 @@ impl Store {
             .await?;
         Ok(rows.iter().map(|r| (r.transaction_id, vector(r))).collect())
     }
+}
+
+/// The rows of [`Store::insert_features`], in the caller's database
+/// transaction.
+pub(super) async fn insert_features(
+    db: &impl ConnectionTrait,
+    rows: &[(&Transaction, FeatureVector)],
+    on_existing: OnExisting,
+) -> Result<(), DbErr> {
+    let computed_at = Utc::now();
+    for chunk in rows.chunks(CHUNK) {
+        let models = chunk.iter().map(|(t, f)| active_model(t, f, computed_at));
+        let conflict = match on_existing {
+            OnExisting::Keep => OnConflict::column(Column::TransactionId)
+                .do_nothing()
+                .to_owned(),
+            OnExisting::Replace => OnConflict::column(Column::TransactionId)
+                .update_columns(feature_columns().iter().copied())
+                .update_column(Column::ComputedAt)
+                .to_owned(),
+        };
+        transaction_feature::Entity::insert_many(models)
+            .on_conflict(conflict)
+            .try_insert()
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(())
 }
 
 /// The feature columns in [`FEATURE_NAMES`] order: each is named as its
@@ -117,8 +128,9 @@ pub(super) fn vector(r: &transaction_feature::Model) -> FeatureVector {
 
 impl Store {
     /// The stored features of those of `ids` that have features but no
-    /// score yet: what a redelivered batch still owes the Scorer (after a
-    /// crash between the feature write and the score write).
+    /// score yet: what a redelivered batch still owes (features stored
+    /// before a model was served, or by an earlier version that committed
+    /// features and scores apart).
     pub async fn unscored_features(
         &self,
         ids: &[Uuid],

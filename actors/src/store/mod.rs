@@ -4,6 +4,7 @@
 mod alerts;
 mod audit;
 mod dead_letters;
+mod decisions;
 mod drift;
 pub mod entity;
 mod evaluation;
@@ -29,6 +30,7 @@ use sea_orm::{
 pub use alerts::{AlertFilter, OPEN};
 pub use audit::{AuditFilter, AuditRecord, PENDING};
 pub use dead_letters::DeadLetter;
+pub use decisions::{DecisionRecord, RawEvents};
 pub use drift::{DriftRow, NewDriftReport, ScoreRow, WindowSpec};
 pub use evaluation::Entity;
 pub use features::OnExisting;

@@ -2,7 +2,9 @@
 //! path in Vigil updates or deletes a raw event.
 
 use chrono::Utc;
-use sea_orm::{ActiveValue::Set, EntityTrait, PaginatorTrait, QuerySelect, TransactionTrait};
+use sea_orm::{
+    ActiveValue::Set, ConnectionTrait, EntityTrait, PaginatorTrait, QuerySelect, TransactionTrait,
+};
 use vigil_core::Transaction;
 
 use super::entity::raw_event;
@@ -25,16 +27,8 @@ impl Store {
         source: &str,
         original_ids: &[String],
     ) -> Result<u64, DbErr> {
-        let received_at = Utc::now();
-        let mut inserted = 0;
         let txn = self.db.begin().await?;
-        for (n, chunk) in transactions.chunks(CHUNK).enumerate() {
-            let rows = chunk.iter().enumerate().map(|(i, t)| {
-                let original = original_ids.get(n * CHUNK + i).cloned();
-                active_model(t, source, original, received_at)
-            });
-            inserted += insert_new(&txn, rows).await?;
-        }
+        let inserted = insert_raw_events(&txn, transactions, source, original_ids).await?;
         txn.commit().await?;
         Ok(inserted)
     }
@@ -54,6 +48,26 @@ impl Store {
             .await?;
         Ok(first.is_some())
     }
+}
+
+/// The rows of [`Store::insert_raw_events`], in the caller's database
+/// transaction.
+pub(super) async fn insert_raw_events(
+    db: &impl ConnectionTrait,
+    transactions: &[Transaction],
+    source: &str,
+    original_ids: &[String],
+) -> Result<u64, DbErr> {
+    let received_at = Utc::now();
+    let mut inserted = 0;
+    for (n, chunk) in transactions.chunks(CHUNK).enumerate() {
+        let rows = chunk.iter().enumerate().map(|(i, t)| {
+            let original = original_ids.get(n * CHUNK + i).cloned();
+            active_model(t, source, original, received_at)
+        });
+        inserted += insert_new(db, rows).await?;
+    }
+    Ok(inserted)
 }
 
 fn active_model(

@@ -5,7 +5,8 @@ use std::collections::HashMap;
 
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, TryInsertResult,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    TryInsertResult,
 };
 use uuid::Uuid;
 
@@ -19,37 +20,7 @@ impl Store {
     /// Stores scores, skipping (transaction, model version) pairs already
     /// stored. Returns how many were new.
     pub async fn insert_scores(&self, scores: &[Scored]) -> Result<u64, DbErr> {
-        let mut inserted = 0;
-        for chunk in scores.chunks(CHUNK) {
-            let rows = chunk.iter().map(|s| score::ActiveModel {
-                score_id: Set(Uuid::new_v4()),
-                transaction_id: Set(s.transaction_id),
-                fraud_probability: Set(s.fraud_probability),
-                anomaly_score: Set(s.anomaly_score),
-                decision: Set(s.decision.as_str().to_owned()),
-                risk_factors: Set(
-                    serde_json::to_value(&s.risk_factors).expect("risk factors serialize to JSON")
-                ),
-                model_version: Set(s.model_version),
-                latency_ms: Set(s.latency_ms),
-                scored_at: Set(s.scored_at),
-            });
-            // Idempotent on (transaction, model version), not on the
-            // generated score_id.
-            let result = Entity::insert_many(rows)
-                .on_conflict(
-                    OnConflict::columns([Column::TransactionId, Column::ModelVersion])
-                        .do_nothing()
-                        .to_owned(),
-                )
-                .try_insert()
-                .exec_without_returning(&self.db)
-                .await?;
-            if let TryInsertResult::Inserted(n) = result {
-                inserted += n;
-            }
-        }
-        Ok(inserted)
+        insert_scores(&self.db, scores).await
     }
 
     /// The newest score (by model version) of each of `transaction_ids`
@@ -84,4 +55,43 @@ impl Store {
             .one(&self.db)
             .await
     }
+}
+
+/// The rows of [`Store::insert_scores`], on `db` (the store or a database
+/// transaction of the caller's).
+pub(super) async fn insert_scores(
+    db: &impl ConnectionTrait,
+    scores: &[Scored],
+) -> Result<u64, DbErr> {
+    let mut inserted = 0;
+    for chunk in scores.chunks(CHUNK) {
+        let rows = chunk.iter().map(|s| score::ActiveModel {
+            score_id: Set(Uuid::new_v4()),
+            transaction_id: Set(s.transaction_id),
+            fraud_probability: Set(s.fraud_probability),
+            anomaly_score: Set(s.anomaly_score),
+            decision: Set(s.decision.as_str().to_owned()),
+            risk_factors: Set(
+                serde_json::to_value(&s.risk_factors).expect("risk factors serialize to JSON")
+            ),
+            model_version: Set(s.model_version),
+            latency_ms: Set(s.latency_ms),
+            scored_at: Set(s.scored_at),
+        });
+        // Idempotent on (transaction, model version), not on the
+        // generated score_id.
+        let result = Entity::insert_many(rows)
+            .on_conflict(
+                OnConflict::columns([Column::TransactionId, Column::ModelVersion])
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .try_insert()
+            .exec_without_returning(db)
+            .await?;
+        if let TryInsertResult::Inserted(n) = result {
+            inserted += n;
+        }
+    }
+    Ok(inserted)
 }

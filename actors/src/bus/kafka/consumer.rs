@@ -47,7 +47,7 @@ use crate::supervisor::{Factory, Link, Processes, Spawner, Worker};
 pub enum ConsumerRole {
     /// `vigil-raw`: RawStore; dead-letters malformed messages.
     Raw,
-    /// `vigil-features`: FeatureEngine; owns feature state per partition.
+    /// `vigil-features`: the Decider; owns feature state per partition.
     Features,
 }
 
@@ -699,7 +699,7 @@ impl Pipeline {
         Ok(())
     }
 
-    /// Tells the FeatureEngine which partitions it owns now, before any
+    /// Tells the Decider which partitions it owns now, before any
     /// message of a new partition is processed.
     async fn apply_assignment(
         &self,

@@ -5,7 +5,7 @@
 //!   `transaction_id`), and waits for the broker's acknowledgement.
 //! - Two consumer groups read them, as in the seed's design: `vigil-raw`
 //!   feeds the RawStore (the audit log) and `vigil-features` feeds the
-//!   FeatureEngine, which forwards to the Scorer and the Alerter.
+//!   Decider, which computes features, scores and alerts.
 //! - Offsets are committed only after the downstream write succeeded, and
 //!   every sink is idempotent on `transaction_id` (labels on `label_id`):
 //!   at-least-once delivery gives exactly-once results.
@@ -40,8 +40,8 @@ pub struct KafkaSettings {
     pub brokers: String,
     pub topics: Topics,
     /// Consumer groups are `<prefix>-raw` (RawStore) and
-    /// `<prefix>-features` (FeatureEngine, and through it Scorer and
-    /// Alerter); `vigil` by default.
+    /// `<prefix>-features` (the Decider: features, scores and
+    /// alerts); `vigil` by default.
     pub group_prefix: String,
     /// Partitions of topics Vigil creates.
     pub partitions: i32,

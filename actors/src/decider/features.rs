@@ -1,11 +1,10 @@
-//! FeatureEngine: turns every transaction into its behavioural feature
-//! vector, persists it, and forwards it to the Scorer; counts fraud labels
-//! in the merchants' state.
+//! The feature part of the Decider: the state's updates, the
+//! detection of redelivered transactions, fraud labels, and the state's
+//! rebuild from the store.
 //!
 //! A transaction already featurized is skipped (redelivery): the state
 //! names the suspects (not newer than their user, or beyond the lateness)
-//! and the store says which of them have a feature row. Feature rows are
-//! written in one database transaction per batch, and a restarted engine
+//! and the store says which of them have a feature row. A restarted stage
 //! rebuilds its state from exactly the transactions that have feature rows
 //! and the fraud it had counted, so features computed across a restart
 //! equal those computed without one.
@@ -16,13 +15,10 @@
 //! written (`fraud_known_at`) before the state counts it.
 //!
 //! On Kafka, each process owns some partitions of the transactions topic:
-//! after a rebalance the engine keeps (and rebuilds from the store) the
-//! state of the users of its partitions only. A redelivered transaction
-//! whose features were stored but never scored (a crash in between) is
-//! forwarded again with its stored features.
+//! after a rebalance the stage keeps (and rebuilds from the store) the
+//! state of the users of its partitions only.
 
 use std::collections::HashSet;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::TimeDelta;
@@ -31,62 +27,15 @@ use vigil_core::features::{
     FeatureConfig, FeatureState, FeatureVector, HistoryEvent, LabelEffect, order_history,
 };
 
+use super::Decider;
 use crate::bus::kafka::partition_for;
 use crate::error::ActorError;
-use crate::messages::{FeatureBatch, LabelBatch, OwnPartitions, TransactionBatch};
-use crate::metrics::Metrics;
+use crate::messages::{LabelBatch, OwnPartitions};
 use crate::store::{HistoryScope, OnExisting, Store};
-use crate::supervisor::{Factory, Kept, Link, Processes, Worker};
-
-/// Computes, stores and forwards features.
-pub struct FeatureEngine {
-    state: FeatureState,
-    store: Store,
-    config: FeatureConfig,
-    metrics: Arc<Metrics>,
-    scorer: Link<FeatureBatch>,
-    /// The partitions owned (Kafka); None = every user. Kept across
-    /// restarts so that a restarted engine rebuilds the same users.
-    ownership: Kept<Option<OwnPartitions>>,
-    /// When `fraud_feature_state_bytes` was last set.
-    size_reported_at: Option<Instant>,
-}
+use crate::supervisor::Processes;
 
 /// Measuring the state's size walks every user: not on every batch.
 const SIZE_REPORT_EVERY: Duration = Duration::from_secs(1);
-
-impl FeatureEngine {
-    /// A factory for the supervisor: each new engine rebuilds its state
-    /// from the store.
-    pub fn factory(
-        store: Store,
-        config: FeatureConfig,
-        metrics: Arc<Metrics>,
-        scorer: Link<FeatureBatch>,
-    ) -> Factory<FeatureEngine> {
-        Arc::new(move |ownership: Kept<Option<OwnPartitions>>| {
-            let (store, config, metrics, scorer) = (
-                store.clone(),
-                config.clone(),
-                metrics.clone(),
-                scorer.clone(),
-            );
-            Box::pin(async move {
-                let owned = ownership.lock().clone();
-                let state = rebuild_state(&store, config.clone(), owned.as_ref()).await?;
-                Ok(FeatureEngine {
-                    state,
-                    store,
-                    config,
-                    metrics,
-                    scorer,
-                    ownership,
-                    size_reported_at: None,
-                })
-            })
-        })
-    }
-}
 
 impl OwnPartitions {
     /// Whether this process owns `user_id`'s partition.
@@ -131,21 +80,18 @@ pub async fn rebuild_state(
     Ok(state)
 }
 
-impl Worker for FeatureEngine {
-    const NAME: &'static str = "feature_engine";
-    type Kept = Option<OwnPartitions>;
-}
-
-impl Processes<TransactionBatch> for FeatureEngine {
-    type Reply = u64;
-
-    async fn handle(&mut self, batch: &TransactionBatch) -> Result<u64, ActorError> {
-        let stored = self.already_featurized(&batch.transactions).await?;
-        let mut rows: Vec<(&Transaction, FeatureVector)> =
-            Vec::with_capacity(batch.transactions.len());
+impl Decider {
+    /// Computes the features of the transactions not processed before, in
+    /// order, updating the state. Returns them, and the redelivered ones.
+    pub(super) async fn compute_features<'a>(
+        &mut self,
+        transactions: &'a [Transaction],
+    ) -> Result<(Vec<(&'a Transaction, FeatureVector)>, Vec<&'a Transaction>), ActorError> {
+        let stored = self.already_featurized(transactions).await?;
+        let mut rows = Vec::with_capacity(transactions.len());
         let mut redelivered = Vec::new();
-        let mut in_batch = HashSet::with_capacity(batch.transactions.len());
-        for t in &batch.transactions {
+        let mut in_batch = HashSet::with_capacity(transactions.len());
+        for t in transactions {
             // A redelivered transaction is already in the state (and its
             // row in the store): counting it again would skew its user's
             // and merchant's windows.
@@ -155,38 +101,26 @@ impl Processes<TransactionBatch> for FeatureEngine {
             }
             let started = Instant::now();
             let features = self.state.process(t);
-            self.metrics
+            self.services
+                .metrics
                 .feature_latency
                 .observe(started.elapsed().as_secs_f64());
             rows.push((t, features));
         }
-        self.store.insert_features(&rows, OnExisting::Keep).await?;
-        self.metrics
-            .feature_consumer_messages
-            .inc_by(batch.transactions.len() as u64);
-        self.report_size();
-        let computed = rows.len() as u64;
-        let mut forward: Vec<(Transaction, FeatureVector)> =
-            rows.into_iter().map(|(t, f)| (t.clone(), f)).collect();
-        if !redelivered.is_empty() {
-            forward.extend(self.still_unscored(&redelivered).await?);
-        }
-        if !forward.is_empty() {
-            let forward = FeatureBatch { rows: forward };
-            // The scorer dead-letters what it cannot handle itself; the
-            // features are stored either way, so this is not our failure.
-            if let Err(undelivered) = self.scorer.send(forward).await {
-                tracing::error!(%undelivered, "features not scored");
-            }
-        }
-        Ok(computed)
+        Ok((rows, redelivered))
     }
-}
 
-impl FeatureEngine {
+    /// Counts the transactions handled (and, keeping the audit log, stored).
+    pub(super) fn count_events(&self, n: usize) {
+        let metrics = &self.services.metrics;
+        metrics.feature_consumer_messages.inc_by(n as u64);
+        if self.settings.keeps_audit_log {
+            metrics.stream_consumer_messages.inc_by(n as u64);
+        }
+    }
     /// Sets `fraud_feature_state_bytes`, unless it was set within
     /// [`SIZE_REPORT_EVERY`].
-    fn report_size(&mut self) {
+    pub(super) fn report_size(&mut self) {
         if self
             .size_reported_at
             .is_some_and(|at| at.elapsed() < SIZE_REPORT_EVERY)
@@ -194,10 +128,11 @@ impl FeatureEngine {
             return;
         }
         let memory = self.state.memory();
+        let metrics = &self.services.metrics;
         let gauge = |bytes: usize| i64::try_from(bytes).unwrap_or(i64::MAX);
-        self.metrics.feature_state_bytes.set(gauge(memory.total()));
+        metrics.feature_state_bytes.set(gauge(memory.total()));
         for (part, bytes) in memory.parts() {
-            self.metrics
+            metrics
                 .feature_state_part_bytes
                 .with_label_values(&[part])
                 .set(gauge(bytes));
@@ -220,7 +155,7 @@ impl FeatureEngine {
         if suspects.is_empty() {
             return Ok(HashSet::new());
         }
-        Ok(self.store.featurized_among(&suspects).await?)
+        Ok(self.services.store.featurized_among(&suspects).await?)
     }
 
     /// Whether this process owns `user_id` (every user when not on Kafka).
@@ -232,13 +167,16 @@ impl FeatureEngine {
     }
 
     /// Those redelivered transactions whose stored features were never
-    /// scored, with those features.
-    async fn still_unscored(
+    /// scored, with those features (none while no model is served).
+    pub(super) async fn still_unscored(
         &self,
         redelivered: &[&Transaction],
     ) -> Result<Vec<(Transaction, FeatureVector)>, ActorError> {
+        if redelivered.is_empty() || self.serving.is_none() {
+            return Ok(Vec::new());
+        }
         let ids: Vec<_> = redelivered.iter().map(|t| t.transaction_id).collect();
-        let owed = self.store.unscored_features(&ids).await?;
+        let owed = self.services.store.unscored_features(&ids).await?;
         Ok(redelivered
             .iter()
             .filter_map(|t| owed.get(&t.transaction_id).map(|f| ((*t).clone(), *f)))
@@ -246,17 +184,18 @@ impl FeatureEngine {
     }
 }
 
-impl Processes<OwnPartitions> for FeatureEngine {
+impl Processes<OwnPartitions> for Decider {
     type Reply = u64;
 
     async fn handle(&mut self, owned: &OwnPartitions) -> Result<u64, ActorError> {
-        self.state = rebuild_state(&self.store, self.config.clone(), Some(owned)).await?;
+        let config = self.settings.features.clone();
+        self.state = rebuild_state(&self.services.store, config, Some(owned)).await?;
         *self.ownership.lock() = Some(owned.clone());
         Ok(self.state.active_users() as u64)
     }
 }
 
-impl Processes<LabelBatch> for FeatureEngine {
+impl Processes<LabelBatch> for Decider {
     type Reply = u64;
 
     async fn handle(&mut self, batch: &LabelBatch) -> Result<u64, ActorError> {
@@ -271,7 +210,7 @@ impl Processes<LabelBatch> for FeatureEngine {
         }
         // A label whose transaction has no feature row yet changes nothing,
         // as a transaction not seen cannot count as fraud.
-        let mut targets = self.store.label_targets(&ids).await?;
+        let mut targets = self.services.store.label_targets(&ids).await?;
         let mut counted = Vec::new();
         for label in &batch.labels {
             let Some(target) = targets.get_mut(&label.transaction_id) else {
@@ -292,7 +231,7 @@ impl Processes<LabelBatch> for FeatureEngine {
             .collect();
         // Stored first: a crash in between leaves the label to be counted
         // again (recovery, redelivery), never counted twice.
-        self.store.record_fraud_known(&known).await?;
+        self.services.store.record_fraud_known(&known).await?;
         for fraud in &counted {
             self.state.observe_fraud(fraud);
         }
