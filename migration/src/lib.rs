@@ -13,6 +13,7 @@ mod m20261129_000007_create_drift_reports;
 mod m20261129_000008_create_dead_letters;
 mod m20261130_000009_create_audit_log;
 mod m20261207_000010_add_fraud_known_at;
+mod m20261208_000011_drop_unused_indexes;
 
 pub use m20261207_000010_add_fraud_known_at::FRAUD_KNOWN_FROM_LABELS;
 
@@ -46,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000008_create_dead_letters::Migration),
             Box::new(m20261130_000009_create_audit_log::Migration),
             Box::new(m20261207_000010_add_fraud_known_at::Migration),
+            Box::new(m20261208_000011_drop_unused_indexes::Migration),
         ]
     }
 }
