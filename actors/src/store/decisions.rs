@@ -41,7 +41,7 @@ impl Store {
         &self,
         record: DecisionRecord<'_>,
     ) -> Result<Vec<fraud_alert::Model>, DbErr> {
-        let txn = self.db.begin().await?;
+        let txn = self.writer.begin().await?;
         if let Some(raw) = record.raw {
             raw_events::insert_raw_events(&txn, raw.transactions, raw.source, raw.original_ids)
                 .await?;

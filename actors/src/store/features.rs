@@ -18,9 +18,9 @@ use vigil_core::features::{FEATURE_NAMES, FeatureVector, N};
 use super::Store;
 use super::entity::transaction_feature::{self, Column};
 
-/// Rows per INSERT: 31 columns × 500 rows stays below SQLite's 32,766
-/// bound parameters.
-const CHUNK: usize = 500;
+/// Rows per INSERT at most: 31 columns × 512 rows stays below SQLite's
+/// 32,766 bound parameters.
+const CHUNK: usize = 512;
 
 /// What to do with a row that already exists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,7 +63,7 @@ pub(super) async fn insert_features(
     on_existing: OnExisting,
 ) -> Result<(), DbErr> {
     let computed_at = Utc::now();
-    for chunk in rows.chunks(CHUNK) {
+    for chunk in super::statement_chunks(rows, CHUNK) {
         let models = chunk.iter().map(|(t, f)| active_model(t, f, computed_at));
         let conflict = match on_existing {
             OnExisting::Keep => OnConflict::column(Column::TransactionId)

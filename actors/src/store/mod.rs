@@ -56,6 +56,12 @@ pub enum StoreError {
 #[derive(Debug, Clone)]
 pub struct Store {
     db: DatabaseConnection,
+    /// The Decider's writes (`record_decisions`). On SQLite a pool of one
+    /// connection of its own: SQLite has one writer at a time anyway, and a
+    /// connection that does all the writing keeps its page cache valid
+    /// (another connection's commit invalidates it) and its insert
+    /// statements prepared. On PostgreSQL the shared pool.
+    writer: DatabaseConnection,
 }
 
 /// The SQLite URL of `vigil.db` in `data_dir`.
@@ -80,12 +86,25 @@ impl Store {
                 source,
             })?;
         }
+        let db = Store::pool(url, 8).await?;
+        // Each connection to an in-memory SQLite database is a database
+        // of its own: such a store shares its one pool.
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let writer = match db.get_database_backend() {
+            DbBackend::Sqlite if !in_memory => Store::pool(url, 1).await?,
+            _ => db.clone(),
+        };
+        Ok(Store { db, writer })
+    }
+
+    /// A pool of at most `connections` connections to `url`.
+    async fn pool(url: &str, connections: u32) -> Result<DatabaseConnection, StoreError> {
         let mut options = ConnectOptions::new(url.to_owned());
         options
             .sqlx_logging(false)
             .connect_timeout(Duration::from_secs(5))
             .acquire_timeout(Duration::from_secs(10))
-            .max_connections(8)
+            .max_connections(connections)
             // WAL lets readers (the API) run while the raw store writes;
             // synchronous=NORMAL is durable across process crashes in WAL
             // mode and avoids an fsync per commit; busy_timeout makes a
@@ -102,13 +121,12 @@ impl Store {
                     .pragma("wal_autocheckpoint", "4000")
                     .pragma("temp_store", "memory")
             });
-        let db = Database::connect(options)
+        Database::connect(options)
             .await
             .map_err(|source| StoreError::Connect {
                 url: redact(url),
                 source,
-            })?;
-        Ok(Store { db })
+            })
     }
 
     /// Runs the migrations that have not run yet, and says which in one
@@ -140,6 +158,9 @@ impl Store {
     pub async fn close(&self) {
         if let Err(e) = self.db.close_by_ref().await {
             tracing::warn!(error = %e, "cannot close the store");
+        }
+        if let Err(e) = self.writer.close_by_ref().await {
+            tracing::warn!(error = %e, "cannot close the store's writer");
         }
     }
 
@@ -181,6 +202,25 @@ where
     Ok(match result {
         sea_orm::TryInsertResult::Inserted(n) => n,
         _ => 0,
+    })
+}
+
+/// Splits `rows` into chunks whose lengths are powers of two, at most
+/// `max` rows each. A multi-row INSERT's SQL depends on its row count, and
+/// sqlx keeps prepared statements per connection by their SQL: with a few
+/// sizes the statements stay prepared, where one size per batch length
+/// had SQLite parse a new statement of thousands of placeholders for
+/// almost every batch (a tenth of a backfill's time).
+pub(super) fn statement_chunks<T>(rows: &[T], max: usize) -> impl Iterator<Item = &[T]> {
+    let mut rest = rows;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let size = max.min(1 << rest.len().ilog2());
+        let (chunk, after) = rest.split_at(size);
+        rest = after;
+        Some(chunk)
     })
 }
 
@@ -242,6 +282,17 @@ pub fn redact(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn statement_chunks_are_powers_of_two_in_order() {
+        let rows: Vec<u32> = (0..206).collect();
+        let sizes: Vec<usize> = statement_chunks(&rows, 64).map(<[u32]>::len).collect();
+        assert_eq!(sizes, [64, 64, 64, 8, 4, 2]);
+        let joined: Vec<u32> = statement_chunks(&rows, 64).flatten().copied().collect();
+        assert_eq!(joined, rows);
+        assert_eq!(statement_chunks(&rows[..0], 64).count(), 0);
+        assert_eq!(statement_chunks(&rows[..1], 64).count(), 1);
+    }
 
     #[test]
     fn sqlite_directory_is_found_in_the_url() {

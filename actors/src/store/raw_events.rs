@@ -8,12 +8,12 @@ use sea_orm::{
 use vigil_core::Transaction;
 
 use super::entity::raw_event;
-use super::{Store, insert_new};
+use super::{Store, insert_new, statement_chunks};
 use sea_orm::DbErr;
 
-/// Rows per INSERT statement: below SQLite's and PostgreSQL's limits on
-/// bound parameters (14 columns × 1,000 rows).
-const CHUNK: usize = 1000;
+/// Rows per INSERT statement at most: below SQLite's and PostgreSQL's
+/// limits on bound parameters (14 columns × 512 rows).
+const CHUNK: usize = 512;
 
 impl Store {
     /// Inserts transactions, ignoring those already stored (idempotent on
@@ -60,12 +60,14 @@ pub(super) async fn insert_raw_events(
 ) -> Result<u64, DbErr> {
     let received_at = Utc::now();
     let mut inserted = 0;
-    for (n, chunk) in transactions.chunks(CHUNK).enumerate() {
+    let mut offset = 0;
+    for chunk in statement_chunks(transactions, CHUNK) {
         let rows = chunk.iter().enumerate().map(|(i, t)| {
-            let original = original_ids.get(n * CHUNK + i).cloned();
+            let original = original_ids.get(offset + i).cloned();
             active_model(t, source, original, received_at)
         });
         inserted += insert_new(db, rows).await?;
+        offset += chunk.len();
     }
     Ok(inserted)
 }

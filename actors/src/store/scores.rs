@@ -14,7 +14,8 @@ use super::Store;
 use super::entity::score::{self, Column, Entity};
 use crate::messages::Scored;
 
-const CHUNK: usize = 1000;
+/// Rows per statement at most (see `statement_chunks`).
+const CHUNK: usize = 512;
 
 impl Store {
     /// Stores scores, skipping (transaction, model version) pairs already
@@ -64,7 +65,7 @@ pub(super) async fn insert_scores(
     scores: &[Scored],
 ) -> Result<u64, DbErr> {
     let mut inserted = 0;
-    for chunk in scores.chunks(CHUNK) {
+    for chunk in super::statement_chunks(scores, CHUNK) {
         let rows = chunk.iter().map(|s| score::ActiveModel {
             score_id: Set(Uuid::new_v4()),
             transaction_id: Set(s.transaction_id),
