@@ -711,12 +711,12 @@ async fn kafka_bus(
 
 /// The in-process bus: the Decider gets every transaction batch
 /// (and stores its raw events in the same database transaction as its
-/// decisions); labels go to the audit log, then to the stage.
-fn in_process_bus(raw: ConsumerSinks, stage: ConsumerSinks) -> Bus {
+/// decisions); labels go to the audit log, then to the Decider.
+fn in_process_bus(raw: ConsumerSinks, decider: ConsumerSinks) -> Bus {
     let mut bus = InProcessBus::default();
-    bus.subscribe_transactions(stage.transactions);
+    bus.subscribe_transactions(decider.transactions);
     bus.subscribe_labels(raw.labels);
-    bus.subscribe_labels(stage.labels);
+    bus.subscribe_labels(decider.labels);
     Bus::InProcess(bus)
 }
 

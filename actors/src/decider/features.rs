@@ -4,7 +4,7 @@
 //!
 //! A transaction already featurized is skipped (redelivery): the state
 //! names the suspects (not newer than their user, or beyond the lateness)
-//! and the store says which of them have a feature row. A restarted stage
+//! and the store says which of them have a feature row. A restarted Decider
 //! rebuilds its state from exactly the transactions that have feature rows
 //! and the fraud it had counted, so features computed across a restart
 //! equal those computed without one.
@@ -15,7 +15,7 @@
 //! written (`fraud_known_at`) before the state counts it.
 //!
 //! On Kafka, each process owns some partitions of the transactions topic:
-//! after a rebalance the stage keeps (and rebuilds from the store) the
+//! after a rebalance the Decider keeps (and rebuilds from the store) the
 //! state of the users of its partitions only.
 
 use std::collections::HashSet;
@@ -45,7 +45,7 @@ impl OwnPartitions {
     }
 }
 
-/// The state a fresh engine needs: the processed transactions (of the
+/// The feature state a fresh Decider needs: the processed transactions (of the
 /// owned users, when `owned` is given) and the fraud counted of them,
 /// within the longest look-back of any feature.
 pub async fn rebuild_state(
@@ -118,6 +118,7 @@ impl Decider {
             metrics.stream_consumer_messages.inc_by(n as u64);
         }
     }
+
     /// Sets `fraud_feature_state_bytes`, unless it was set within
     /// [`SIZE_REPORT_EVERY`].
     pub(super) fn report_size(&mut self) {

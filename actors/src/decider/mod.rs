@@ -44,7 +44,7 @@ use crate::store::{DecisionRecord, RawEvents, Store};
 use crate::supervisor::{Factory, Kept, Processes, Worker};
 use crate::webhook::WebhookQueue;
 
-/// What the stage is given to work with.
+/// What the Decider is given to work with.
 #[derive(Clone)]
 pub struct DeciderServices {
     pub store: Store,
@@ -57,13 +57,13 @@ pub struct DeciderServices {
     pub webhook: Option<WebhookQueue>,
 }
 
-/// How the stage decides.
+/// How the Decider decides.
 #[derive(Debug, Clone)]
 pub struct DeciderSettings {
     pub features: FeatureConfig,
     /// Probability cut-offs for APPROVE / REVIEW / BLOCK.
     pub thresholds: Thresholds,
-    /// Whether the stage writes `raw_events` itself (embedded). On Kafka
+    /// Whether the Decider writes `raw_events` itself (embedded). On Kafka
     /// the raw consumer group keeps the audit log of the topic.
     pub keeps_audit_log: bool,
 }
@@ -75,14 +75,14 @@ pub struct Decider {
     settings: DeciderSettings,
     services: DeciderServices,
     /// The partitions owned (Kafka); None = every user. Kept across
-    /// restarts so that a restarted stage rebuilds the same users.
+    /// restarts so that a restarted Decider rebuilds the same users.
     ownership: Kept<Option<OwnPartitions>>,
     /// When `fraud_feature_state_bytes` was last set.
     size_reported_at: Option<Instant>,
 }
 
 impl Decider {
-    /// A factory for the supervisor: each new stage rebuilds its feature
+    /// A factory for the supervisor: each new Decider rebuilds its feature
     /// state from the store and loads the production model, so a restart
     /// computes the same features and serves the same model.
     pub fn factory(services: DeciderServices, settings: DeciderSettings) -> Factory<Decider> {
@@ -159,12 +159,12 @@ impl Processes<TransactionBatch> for Decider {
         // A redelivered transaction whose stored features were never
         // scored (stored before a model was served) is scored now.
         let owed = self.still_unscored(&redelivered).await?;
-        let mut to_score: Vec<(&Transaction, FeatureVector)> = computed.clone();
-        to_score.extend(owed.iter().map(|(t, f)| (t, *f)));
+        let owed: Vec<(&Transaction, FeatureVector)> = owed.iter().map(|(t, f)| (t, *f)).collect();
         self.time_stage("features", started);
 
         let scoring = Instant::now();
-        let scores = self.score_all(&to_score);
+        let mut scores = self.score_all(&computed);
+        scores.extend(self.score_all(&owed));
         self.time_stage("model", scoring);
 
         let committing = Instant::now();

@@ -25,15 +25,6 @@ pub struct AlertFilter {
 }
 
 impl Store {
-    /// Opens an alert for each score, skipping transactions that already
-    /// have one. Returns the alerts that are new.
-    pub async fn insert_alerts(
-        &self,
-        scores: &[&Scored],
-    ) -> Result<Vec<fraud_alert::Model>, DbErr> {
-        insert_alerts(&self.db, scores).await
-    }
-
     /// Alerts matching `filter`, newest first.
     pub async fn alerts(&self, filter: &AlertFilter) -> Result<Vec<fraud_alert::Model>, DbErr> {
         let mut query = Entity::find();
@@ -55,8 +46,9 @@ impl Store {
     }
 }
 
-/// The rows of [`Store::insert_alerts`], on `db` (the store or a database
-/// transaction of the caller's).
+/// Opens an alert for each score on `db` (the Decider's database
+/// transaction), skipping transactions that already have one. Returns the
+/// alerts that are new.
 pub(super) async fn insert_alerts(
     db: &impl ConnectionTrait,
     scores: &[&Scored],

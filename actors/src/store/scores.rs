@@ -18,12 +18,6 @@ use crate::messages::Scored;
 const CHUNK: usize = 512;
 
 impl Store {
-    /// Stores scores, skipping (transaction, model version) pairs already
-    /// stored. Returns how many were new.
-    pub async fn insert_scores(&self, scores: &[Scored]) -> Result<u64, DbErr> {
-        insert_scores(&self.db, scores).await
-    }
-
     /// The newest score (by model version) of each of `transaction_ids`
     /// that has one.
     pub async fn latest_scores(
@@ -58,8 +52,9 @@ impl Store {
     }
 }
 
-/// The rows of [`Store::insert_scores`], on `db` (the store or a database
-/// transaction of the caller's).
+/// Stores scores on `db` (the Decider's database transaction), skipping
+/// (transaction, model version) pairs already stored. Returns how many
+/// were new.
 pub(super) async fn insert_scores(
     db: &impl ConnectionTrait,
     scores: &[Scored],

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// One alert; at most one per transaction.
 // Served by `GET /alerts` as the schema `FraudAlert`; the text and JSON
-// columns hold what `Store::insert_alerts` writes.
+// columns hold what `Store::record_decisions` writes.
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize, Deserialize, utoipa::ToSchema)]
 #[sea_orm(table_name = "fraud_alerts")]
 #[schema(as = FraudAlert)]
