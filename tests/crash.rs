@@ -163,7 +163,8 @@ async fn kill_seven_times(dir: &tempfile::TempDir, config: &str, url: &str, on_k
             }
             assert!(
                 Instant::now() < deadline,
-                "topics not consumed: lag {lag:?}, {raw} raw events, {features} featurized"
+                "topics not consumed: lag {lag:?}, {raw} raw events, {features} featurized\n{}",
+                serve::log_tail(dir.path())
             );
             tokio::time::sleep(Duration::from_millis(500)).await;
         }

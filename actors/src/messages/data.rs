@@ -81,10 +81,3 @@ pub struct Scored {
     pub latency_ms: f64,
     pub scored_at: chrono::DateTime<chrono::Utc>,
 }
-
-/// Scores in processing order. The reply is how many alerts were new.
-#[derive(Debug, Clone, Serialize, Message)]
-#[rtype(result = "Result<u64, Undelivered>")]
-pub struct ScoredBatch {
-    pub scores: Vec<Scored>,
-}

@@ -12,4 +12,4 @@ pub use control::{
     Backfill, BackfillReport, CheckDrift, Healthz, OwnPartitions, Promote, PromoteOutcome,
     PromoteTrained, Retrain, SwapModel, Tick, TrainingOutcome,
 };
-pub use data::{EventSource, FeatureBatch, LabelBatch, Scored, ScoredBatch, TransactionBatch};
+pub use data::{EventSource, FeatureBatch, LabelBatch, Scored, TransactionBatch};

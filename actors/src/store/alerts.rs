@@ -8,7 +8,11 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::Store;
+use super::{Store, statement_chunks};
+
+/// Rows per statement at most: 10 columns × 512 rows stays below the
+/// backends' limits on bound parameters (PostgreSQL's is 65,535).
+const CHUNK: usize = 512;
 use super::entity::fraud_alert::{self, Column, Entity};
 use crate::messages::Scored;
 
@@ -74,41 +78,45 @@ pub(super) async fn insert_alerts(
         return Ok(rows);
     }
     let ids: Vec<Uuid> = rows.iter().map(|r| r.transaction_id).collect();
-    let existing: std::collections::HashSet<Uuid> = Entity::find()
-        .select_only()
-        .column(Column::TransactionId)
-        .filter(Column::TransactionId.is_in(ids))
-        .into_tuple::<Uuid>()
-        .all(db)
-        .await?
-        .into_iter()
-        .collect();
+    let mut existing = std::collections::HashSet::new();
+    for chunk in statement_chunks(&ids, CHUNK) {
+        let stored = Entity::find()
+            .select_only()
+            .column(Column::TransactionId)
+            .filter(Column::TransactionId.is_in(chunk.iter().copied()))
+            .into_tuple::<Uuid>()
+            .all(db)
+            .await?;
+        existing.extend(stored);
+    }
     let new: Vec<fraud_alert::Model> = rows
         .into_iter()
         .filter(|r| !existing.contains(&r.transaction_id))
         .collect();
-    let active = new.iter().cloned().map(|m| fraud_alert::ActiveModel {
-        alert_id: Set(m.alert_id),
-        transaction_id: Set(m.transaction_id),
-        user_id: Set(m.user_id),
-        decision: Set(m.decision),
-        fraud_probability: Set(m.fraud_probability),
-        risk_factors: Set(m.risk_factors),
-        model_version: Set(m.model_version),
-        status: Set(m.status),
-        created_at: Set(m.created_at),
-        updated_at: Set(m.updated_at),
-    });
-    // A concurrent writer may have raced us to one of them: the unique
-    // index keeps one alert per transaction either way.
-    Entity::insert_many(active)
-        .on_conflict(
-            OnConflict::column(Column::TransactionId)
-                .do_nothing()
-                .to_owned(),
-        )
-        .try_insert()
-        .exec_without_returning(db)
-        .await?;
+    for chunk in statement_chunks(&new, CHUNK) {
+        let active = chunk.iter().cloned().map(|m| fraud_alert::ActiveModel {
+            alert_id: Set(m.alert_id),
+            transaction_id: Set(m.transaction_id),
+            user_id: Set(m.user_id),
+            decision: Set(m.decision),
+            fraud_probability: Set(m.fraud_probability),
+            risk_factors: Set(m.risk_factors),
+            model_version: Set(m.model_version),
+            status: Set(m.status),
+            created_at: Set(m.created_at),
+            updated_at: Set(m.updated_at),
+        });
+        // A concurrent writer may have raced us to one of them: the unique
+        // index keeps one alert per transaction either way.
+        Entity::insert_many(active)
+            .on_conflict(
+                OnConflict::column(Column::TransactionId)
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .try_insert()
+            .exec_without_returning(db)
+            .await?;
+    }
     Ok(new)
 }

@@ -58,3 +58,63 @@ impl Store {
         Ok(new)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeDelta, Utc};
+    use uuid::Uuid;
+
+    use super::*;
+    use crate::store::sqlite_url;
+
+    /// More alerts than one statement may bind (10 columns each: SQLite
+    /// takes 32,766 parameters, PostgreSQL 65,535), as a Kafka backlog
+    /// scored at once can make.
+    #[actix_rt::test]
+    async fn a_batch_larger_than_one_statement_is_stored_whole() {
+        const N: usize = 7_000;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&sqlite_url(dir.path())).await.unwrap();
+        let start = Utc::now();
+        let transactions: Vec<Transaction> = (0..N)
+            .map(|i| {
+                let at = start + TimeDelta::milliseconds(i as i64);
+                Transaction::new(Uuid::new_v4(), format!("u{}", i % 97), "m1", 10.0, at)
+            })
+            .collect();
+        let scores: Vec<Scored> = transactions
+            .iter()
+            .map(|t| Scored {
+                transaction_id: t.transaction_id,
+                user_id: t.user_id.clone(),
+                fraud_probability: 0.5,
+                anomaly_score: 0.5,
+                decision: Decision::Review,
+                risk_factors: Vec::new(),
+                model_version: 1,
+                latency_ms: 0.01,
+                scored_at: Utc::now(),
+            })
+            .collect();
+        let features: Vec<(&Transaction, FeatureVector)> = transactions
+            .iter()
+            .map(|t| (t, FeatureVector::default()))
+            .collect();
+        let record = DecisionRecord {
+            raw: Some(RawEvents {
+                transactions: &transactions,
+                source: "api",
+                original_ids: &[],
+            }),
+            features: &features,
+            scores: &scores,
+        };
+        let alerts = store.record_decisions(record).await.unwrap();
+        assert_eq!(alerts.len(), N);
+        assert_eq!(store.count_raw_events().await.unwrap(), N as u64);
+        assert_eq!(store.count_feature_rows().await.unwrap(), N as u64);
+        // Stored again (a redelivery): nothing new.
+        assert!(store.record_decisions(record).await.unwrap().is_empty());
+        assert_eq!(store.count_raw_events().await.unwrap(), N as u64);
+    }
+}
